@@ -1,0 +1,39 @@
+# `make demo` and `make test` set themselves up: they create .venv when it is missing and
+# install the project into it. Only Python 3.10+ is needed on the machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+# The CPU build of torch is pinned: a bare `torch` range would pull a multi-GB CUDA build.
+TORCH_PIN ?= torch==2.13.0
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# core install: enough for the demo
+$(VENV)/.core: pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	touch $@
+
+# everything the test suite exercises: dev tools and the optional extras
+$(VENV)/.full: pyproject.toml $(VENV)/.core
+	$(PIP) install $(TORCH_PIN)
+	$(PIP) install -e '.[dev,torch]'
+	touch $@
+
+demo: $(VENV)/.core
+	$(BIN)/actscope demo
+
+test: $(VENV)/.full
+	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.full
+	$(BIN)/ruff check src tests benchmarks
+
+bench: $(VENV)/.full
+	$(BIN)/python benchmarks/bench_reproduce.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

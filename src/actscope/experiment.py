@@ -1,0 +1,158 @@
+"""ExperimentSpec -> Run: every arm trained on identical data and seeds, then measured.
+
+Arms share the dataset, the member seeds (hence the raw init draws and the batch order);
+they differ only in what their ArmSpec sets. Metrics follow the schema of DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, probes
+from .config import ExperimentSpec, TrainSpec, load_spec
+from .datasets import Dataset, load_dataset
+from .engines import MissingExtraError, get_engine
+from .errors import InputError
+from .model import MLPSpec
+from .runs import ArmResult, Run
+from .stats import mean_ci
+from .train import History, fit
+
+SUMMARY_METRICS = ("test_accuracy", "test_loss", "final_train_loss", "val_accuracy")
+
+
+def arm_model(spec: ExperimentSpec, arm, data: Dataset) -> MLPSpec:
+    """The MLPSpec of one arm."""
+    return MLPSpec(n_inputs=data.n_features, hidden=spec.model.hidden, activation=arm.activation,
+                   n_classes=data.n_classes, init=arm.init or spec.model.init)
+
+
+def arm_train(spec: ExperimentSpec, arm) -> TrainSpec:
+    """The TrainSpec of one arm (its own learning rate if it sets one)."""
+    return spec.train if arm.lr is None else spec.train.model_copy(update={"lr": arm.lr})
+
+
+def make_engine(train: TrainSpec):
+    """The engine a TrainSpec names, or an InputError that says what is wrong."""
+    try:
+        return get_engine(train.engine, dtype=train.dtype, device=train.device)
+    except MissingExtraError as err:
+        raise InputError(str(err)) from None
+    except ValueError as err:
+        raise InputError(f"train.engine = {train.engine!r}: {err}") from None
+
+
+def with_overrides(spec: ExperimentSpec, seeds: int | None = None, engine: str | None = None,
+                   **train) -> ExperimentSpec:
+    """A copy of ``spec`` with command-line overrides applied and validated."""
+    data = spec.model_dump(by_alias=True)
+    if seeds is not None:
+        data["seeds"] = {**data["seeds"], "count": seeds, "values": None}
+        if data["seeds"].get("values") is None:
+            data["seeds"].pop("values")
+    if engine is not None:
+        data["train"]["engine"] = engine
+    data["train"].update({k: v for k, v in train.items() if v is not None})
+    from .config import parse_spec
+
+    return parse_spec(data, source="options")
+
+
+def member_metrics(engine, arm: ArmResult, data: Dataset, points: dict[str, np.ndarray]) -> list[dict]:
+    """The per-member entries of metrics.json."""
+    h = arm.history
+    params = engine.from_numpy(arm.params)
+    test_loss, test_acc = h.last("test/loss"), h.last("test/accuracy")
+    std = probes.hidden_std(engine, arm.mlp, params, data.X_test)
+    traces = {name: probes.signal_trace(engine, arm.mlp, params, x)[:, 0, :] for name, x in points.items()}
+    has_val = "val/accuracy" in h.values
+    val_acc = h.last("val/accuracy") if has_val else None
+    final_train = h.last("train/running_loss")
+    out = []
+    for k, seed in enumerate(arm.seeds):
+        div = bool(h.diverged[k])
+
+        def num(x):
+            return None if div or not np.isfinite(x) else float(x)
+
+        m = {"seed": int(seed), "diverged": div,
+             "final_train_loss": num(final_train[k]),
+             "test_accuracy": num(test_acc[k]), "test_loss": num(test_loss[k]),
+             "hidden_std": None if div else [float(s) for s in std[k]],
+             "signal_trace": {} if div else {n: [float(v) for v in t[k]] for n, t in traces.items()}}
+        if has_val:
+            m["val_accuracy"] = num(val_acc[k])
+        if div:
+            m["diverged_epoch"] = int(h.diverged_epoch[k]) + 1 if h.diverged_epoch is not None else None
+        out.append(m)
+    return out
+
+
+def compute_metrics(run: Run, engine, points: dict[str, np.ndarray]) -> dict:
+    """metrics.json for a Run whose arms are trained."""
+    arms = {}
+    for arm in run.arms.values():
+        members = member_metrics(engine, arm, run.dataset, points)
+        summary = {key: mean_ci([m.get(key) if m.get(key) is not None else np.nan for m in members])
+                   for key in SUMMARY_METRICS if any(key in m for m in members)}
+        arms[arm.name] = {"activation": list(arm.mlp.activation), "init": arm.mlp.init,
+                          "n_classes": arm.mlp.n_classes, "sizes": list(arm.mlp.sizes),
+                          "members": members, "summary": summary,
+                          "n_diverged": int(sum(m["diverged"] for m in members))}
+    d = run.dataset
+    return {
+        "name": run.spec.name, "arms": arms,
+        "stages": probes.stage_names(next(iter(run.arms.values())).mlp) if run.arms else [],
+        "points": {n: [float(v) for v in x] for n, x in points.items()},
+        "epochs": run.spec.train.epochs,
+        "dataset": {"name": d.name, "n_train": len(d.y_train), "n_test": len(d.y_test),
+                    "n_val": 0 if d.y_val is None else len(d.y_val), "n_features": d.n_features,
+                    "n_classes": d.n_classes},
+        "interrupted": run.interrupted,
+    }
+
+
+def run_experiment(spec: ExperimentSpec | str | Path, progress=None) -> Run:
+    """Train every arm of ``spec`` and measure it; returns the Run (not yet saved).
+
+    ``progress`` is an optional object with ``start(arm, epochs)`` and ``advance(arm)``.
+    On KeyboardInterrupt after at least one arm finished, the finished arms are kept and
+    the Run is marked ``interrupted``; with none finished the interrupt propagates.
+    """
+    if not isinstance(spec, ExperimentSpec):
+        spec = load_spec(spec)
+    engine = make_engine(spec.train)
+    for arm in spec.arms:
+        make_engine(arm_train(spec, arm))
+    data = load_dataset(spec.data)
+    seeds = spec.seeds.as_list()
+    run = Run(spec=spec, dataset=data, arms={})
+    started = time.perf_counter()
+    try:
+        for arm in spec.arms:
+            mlp = arm_model(spec, arm, data)
+            train = arm_train(spec, arm)
+            params = engine.init(mlp, seeds, rng=train.rng)
+            if progress is not None:
+                progress.start(arm.name, train.epochs)
+
+            def tick(epoch: int, hist: History, _name=arm.name) -> None:
+                if progress is not None:
+                    progress.advance(_name, hist)
+
+            params, hist = fit(engine, mlp, params, data, train, seeds, on_epoch=tick)
+            run.arms[arm.name] = ArmResult(arm.name, mlp, list(seeds), engine.to_numpy(params), hist)
+    except KeyboardInterrupt:
+        if not run.arms:
+            raise
+        run.interrupted = True
+    points = probes.resolve_points(spec.probes.points, data)
+    run.metrics = compute_metrics(run, engine, points)
+    run.metrics["engine"] = {"name": engine.name, "dtype": str(spec.train.dtype),
+                             "device": getattr(engine, "device", "cpu")}
+    run.metrics["elapsed_s"] = round(time.perf_counter() - started, 3)
+    run.metrics["actscope_version"] = __version__
+    return run

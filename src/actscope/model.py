@@ -1,0 +1,196 @@
+"""MLPSpec: the architecture of an ensemble, its initialisation and its size.
+
+A spec is engine independent. Initial parameters are computed here, in NumPy, from
+per-member random streams, so a seed names one network whatever engine trains it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from .activations import Activation, get_activation
+from .seeding import Stream, init_stream
+
+
+class Layer(NamedTuple):
+    """A dense layer stacked over K members: W is (K, fan_in, fan_out), b is (K, fan_out)."""
+
+    W: object
+    b: object
+
+
+Params = list  # list[Layer], input to output
+
+INIT_SCHEMES = ("auto", "he", "xavier")
+
+
+@dataclass(frozen=True)
+class MLPSpec:
+    """A multi-layer perceptron: sizes, one activation per hidden layer, init, output.
+
+    ``activation`` is one name (every hidden layer) or one per hidden layer. With
+    ``n_classes == 2`` the output is one logit with a sigmoid; above that, a softmax.
+    """
+
+    n_inputs: int
+    hidden: Sequence[int]
+    activation: str | Sequence[str] = "relu"
+    n_classes: int = 2
+    init: str = "auto"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        acts = self.activation
+        if isinstance(acts, str) or isinstance(acts, Activation):
+            acts = [acts] * len(self.hidden)
+        acts = tuple(a.name if isinstance(a, Activation) else str(a) for a in acts)
+        if len(acts) != len(self.hidden):
+            raise ValueError(
+                f"activation: {len(acts)} given for {len(self.hidden)} hidden layers"
+            )
+        object.__setattr__(self, "activation", acts)
+        if self.n_inputs < 1:
+            raise ValueError(f"n_inputs = {self.n_inputs}: must be >= 1")
+        for i, h in enumerate(self.hidden):
+            if h < 1:
+                raise ValueError(f"hidden[{i}] = {h}: must be >= 1")
+        if self.n_classes < 2:
+            raise ValueError(f"n_classes = {self.n_classes}: must be >= 2")
+        for a in acts:
+            get_activation(a)
+        if self.init not in INIT_SCHEMES and not _is_extra_scheme(self.init):
+            raise ValueError(f"init {self.init!r} is not one of {', '.join(all_init_schemes())}")
+
+    @property
+    def n_outputs(self) -> int:
+        return 1 if self.n_classes == 2 else self.n_classes
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return (self.n_inputs, *self.hidden, self.n_outputs)
+
+    @property
+    def depth(self) -> int:
+        return len(self.hidden)
+
+    @property
+    def activations(self) -> tuple[Activation, ...]:
+        return tuple(get_activation(a) for a in self.activation)
+
+    @property
+    def weight_shapes(self) -> list[tuple[int, int]]:
+        s = self.sizes
+        return [(s[i], s[i + 1]) for i in range(len(s) - 1)]
+
+    @property
+    def n_params(self) -> int:
+        return sum(i * o + o for i, o in self.weight_shapes)
+
+    def flops_per_prediction(self, activation_flops: float = 1.0) -> float:
+        """Multiply-adds count 2 FLOPs; each activation evaluation counts ``activation_flops``."""
+        dense = sum(2 * i * o + o for i, o in self.weight_shapes)
+        return float(dense + activation_flops * sum(self.hidden))
+
+    def label(self) -> str:
+        acts = self.activation
+        act = acts[0] if len(set(acts)) == 1 else "/".join(acts)
+        return f"{'-'.join(map(str, self.sizes))} {act}"
+
+
+# Init schemes -----------------------------------------------------------------------------
+# A scheme maps (fan_in, fan_out, activation) to how the raw draws are scaled.
+# "normal" schemes scale standard normal draws by a std; "uniform" ones scale U(-1, 1).
+
+def _he(fan_in: int, fan_out: int, act: Activation) -> tuple[str, float]:
+    return "normal", float(np.sqrt(2.0 / fan_in))
+
+
+def _xavier(fan_in: int, fan_out: int, act: Activation) -> tuple[str, float]:
+    # As the first reference article uses the name: normal with std sqrt(1 / fan_in).
+    return "normal", float(np.sqrt(1.0 / fan_in))
+
+
+def _auto(fan_in: int, fan_out: int, act: Activation) -> tuple[str, float]:
+    return (_he if act.is_relu_family else _xavier)(fan_in, fan_out, act)
+
+
+_SCHEMES = {"auto": _auto, "he": _he, "xavier": _xavier}
+_BIAS_SCHEMES: dict = {}
+
+
+def register_init_scheme(name: str, weight_fn, bias_fn=None) -> None:
+    """Add an init scheme: ``weight_fn(fan_in, fan_out, act) -> (dist, scale)``.
+
+    ``bias_fn``, if given, does the same for the biases (zero biases otherwise).
+    """
+    _SCHEMES[name] = weight_fn
+    if bias_fn is not None:
+        _BIAS_SCHEMES[name] = bias_fn
+
+
+def _is_extra_scheme(name: str) -> bool:
+    return name in _SCHEMES
+
+
+def all_init_schemes() -> list[str]:
+    return sorted(_SCHEMES)
+
+
+def _layer_activations(spec: MLPSpec) -> list[Activation]:
+    """The activation each weight matrix is scaled for: the one it feeds (the last
+    hidden one for the output layer), as the reference article does."""
+    acts = list(spec.activations)
+    return acts + [acts[-1] if acts else get_activation("identity")]
+
+
+def _draw(stream: Stream, dist: str, shape: tuple[int, int]) -> np.ndarray:
+    if dist == "normal":
+        return stream.standard_normal(shape)
+    if dist == "uniform":
+        return stream.uniform(-1.0, 1.0, size=shape)
+    raise ValueError(f"unknown draw distribution {dist!r}")
+
+
+def draw_raw_weights(spec: MLPSpec, stream: Stream) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """Draw one member's raw weights from ``stream`` in layer order (W1, W2, ...).
+
+    Biases draw nothing unless the scheme initialises them, so under the article
+    protocol the stream advances exactly as the article's ``np.random.randn`` calls.
+    """
+    out = []
+    for (fan_in, fan_out), act in zip(spec.weight_shapes, _layer_activations(spec)):
+        dist, _ = _SCHEMES[spec.init](fan_in, fan_out, act)
+        W = _draw(stream, dist, (fan_in, fan_out))
+        b = None
+        if spec.init in _BIAS_SCHEMES:
+            bdist, _ = _BIAS_SCHEMES[spec.init](fan_in, fan_out, act)
+            b = _draw(stream, bdist, (fan_out,))
+        out.append((W, b))
+    return out
+
+
+def init_params(spec: MLPSpec, seeds: Sequence[int], rng: str = "default") -> Params:
+    """Initial parameters in float64 NumPy, one member per seed (engines convert them)."""
+    layers_w: list[list[np.ndarray]] = [[] for _ in spec.weight_shapes]
+    layers_b: list[list[np.ndarray]] = [[] for _ in spec.weight_shapes]
+    acts = _layer_activations(spec)
+    for seed in seeds:
+        raw = draw_raw_weights(spec, init_stream(int(seed), rng))
+        for i, ((W, b), (fan_in, fan_out), act) in enumerate(zip(raw, spec.weight_shapes, acts)):
+            _, scale = _SCHEMES[spec.init](fan_in, fan_out, act)
+            layers_w[i].append(W * scale)
+            if b is None:
+                layers_b[i].append(np.zeros(fan_out))
+            else:
+                _, bscale = _BIAS_SCHEMES[spec.init](fan_in, fan_out, act)
+                layers_b[i].append(b * bscale)
+    return [Layer(np.stack(w), np.stack(b)) for w, b in zip(layers_w, layers_b)]
+
+
+def advance_past_init(spec: MLPSpec):
+    """A function that replays the init draws on a stream (for the article protocol)."""
+    return lambda stream: draw_raw_weights(spec, stream)

@@ -1,0 +1,47 @@
+"""Run an experiment end to end: train, save the run directory, write its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import ExperimentSpec, load_spec
+from .experiment import run_experiment as _train_and_measure
+from .runs import Run, save_run
+
+
+def run_experiment(
+    spec: ExperimentSpec | str | Path,
+    out: str | Path | None = None,
+    report: bool | None = None,
+    progress=None,
+    save: bool = True,
+) -> Run:
+    """Train every arm of ``spec``, save the run directory and (by default) its report.
+
+    ``spec`` is an ExperimentSpec, a TOML path or a preset name. ``report=None`` follows
+    ``[report] enabled``. With ``save=False`` nothing is written and the Run is returned.
+    """
+    if not isinstance(spec, ExperimentSpec):
+        spec = load_spec(spec)
+    run = _train_and_measure(spec, progress=progress)
+    if not save:
+        return run
+    want_report = spec.report.enabled if report is None else report
+
+    def extra(r: Run, tmp: Path) -> None:
+        if want_report:
+            from .report import write_report
+
+            write_report(r, tmp)
+
+    save_run(run, out, extra=extra)
+    return run
+
+
+def rewrite_report(run_dir: str | Path) -> Path:
+    """Redraw the figures and report of an existing run directory."""
+    from .report import write_report
+    from .runs import load_run
+
+    run = load_run(run_dir)
+    return write_report(run, run.path)

@@ -1,0 +1,140 @@
+"""The run's report: every figure as PNG, and one self-contained HTML page.
+
+Figures are embedded as base64 data URIs, so ``report.html`` reads offline on its own.
+Other modules add figures and sections by registering them (``add_figure``, ``add_section``).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from pathlib import Path
+
+import jinja2
+import matplotlib.pyplot as plt
+
+from ..runs import Run
+from .figures import FIGURES
+
+# Extra figures: name -> (function(run) -> Figure | None, needs 2-D inputs)
+_EXTRA_FIGURES: dict[str, tuple[Callable, bool]] = {}
+# Extra sections: name -> function(run) -> HTML string (or None to skip)
+_SECTIONS: dict[str, Callable[[Run], str | None]] = {}
+
+
+def add_figure(name: str, fn: Callable, needs_2d: bool = False) -> None:
+    _EXTRA_FIGURES[name] = (fn, needs_2d)
+
+
+def add_section(name: str, fn: Callable[[Run], str | None]) -> None:
+    _SECTIONS[name] = fn
+
+
+TEMPLATE = jinja2.Template("""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>actscope -- {{ name }}</title>
+<style>
+body { font-family: ui-monospace, Menlo, Consolas, monospace; max-width: 1200px; margin: 2em auto;
+       color: #1a1a1a; padding: 0 1em; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ddd; padding: 4px 10px; text-align: right; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+.note { color: #666; } pre { background: #f7f7f7; padding: 1em; overflow-x: auto; }
+</style></head><body>
+<h1>{{ name }}</h1>
+{% if description %}<p>{{ description }}</p>{% endif %}
+{% if interrupted %}<p><b>This run was interrupted: only the finished arms are shown.</b></p>{% endif %}
+<p class="note">{{ n_seeds }} seed(s) per arm; dataset {{ dataset.name }}: {{ dataset.n_train }} train,
+{{ dataset.n_val }} validation, {{ dataset.n_test }} test points; engine {{ engine }}.
+Intervals are 95% Student-t intervals over seeds{% if n_seeds < 2 %} (with one seed no interval can be given){% endif %}.</p>
+<h2>Results</h2>
+<table>
+<tr><th>arm</th><th>activation</th><th>test accuracy</th><th>95% CI</th><th>test loss</th>
+<th>final train loss</th><th>hidden std (per layer)</th><th>diverged</th></tr>
+{% for row in rows %}
+<tr><td>{{ row.name }}</td><td>{{ row.activation }}</td><td>{{ row.acc }}</td><td>{{ row.ci }}</td>
+<td>{{ row.test_loss }}</td><td>{{ row.train_loss }}</td><td>{{ row.std }}</td><td>{{ row.diverged }}</td></tr>
+{% endfor %}
+</table>
+{% for title, html in sections %}<h2>{{ title }}</h2>{{ html }}{% endfor %}
+<h2>Figures</h2>
+{% for fig in figures %}<h3>{{ fig.title }}</h3><img alt="{{ fig.title }}" src="data:image/png;base64,{{ fig.data }}">
+{% endfor %}
+{% for note in skipped %}<p class="note">{{ note }}</p>{% endfor %}
+<h2>Configuration</h2><pre>{{ config }}</pre>
+</body></html>
+""", autoescape=True)
+
+
+def _fmt(v, pct: bool = False) -> str:
+    if v is None:
+        return "--"
+    return f"{100 * v:.1f}%" if pct else f"{v:.4f}"
+
+
+def _rows(run: Run) -> list[dict]:
+    rows = []
+    for name, am in run.metrics.get("arms", {}).items():
+        s = am["summary"].get("test_accuracy", {})
+        ci = s.get("ci95")
+        ok = [m for m in am["members"] if not m["diverged"]]
+        stds = [m["hidden_std"] for m in ok]
+        mean_std = [sum(col) / len(col) for col in zip(*stds)] if stds else []
+        tl = am["summary"].get("test_loss", {}).get("mean")
+        fl = am["summary"].get("final_train_loss", {}).get("mean")
+        rows.append({
+            "name": name, "activation": ", ".join(dict.fromkeys(am["activation"])),
+            "acc": _fmt(s.get("mean"), pct=True),
+            "ci": "no interval (n < 2)" if ci is None else f"[{100 * ci[0]:.1f}%, {100 * ci[1]:.1f}%]",
+            "test_loss": _fmt(tl), "train_loss": _fmt(fl),
+            "std": " → ".join(f"{v:.2f}" for v in mean_std),
+            "diverged": f"{am.get('n_diverged', 0)}/{len(am['members'])}",
+        })
+    return rows
+
+
+def write_figures(run: Run, out_dir: Path, dpi: int = 110) -> tuple[list[Path], list[str]]:
+    """Save every figure that applies to ``run`` as PNG; returns paths and skip notes."""
+    fig_dir = out_dir / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    paths, skipped = [], []
+    for name, (fn, needs_2d) in {**FIGURES, **_EXTRA_FIGURES}.items():
+        if needs_2d and not run.dataset.is_2d:
+            skipped.append(f"Figure '{name}' skipped: it needs 2-D inputs and this data has "
+                           f"{run.dataset.n_features} features.")
+            continue
+        fig = fn(run)
+        if fig is None:
+            continue
+        path = fig_dir / f"{name}.png"
+        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+        plt.close(fig)
+        paths.append(path)
+    return paths, skipped
+
+
+def write_report(run: Run, out_dir: str | Path) -> Path:
+    """Write ``figures/*.png`` and ``report.html`` into ``out_dir``; returns the HTML path."""
+    out_dir = Path(out_dir)
+    paths, skipped = write_figures(run, out_dir, dpi=run.spec.report.dpi)
+    figures = [{"title": p.stem.replace("_", " ").capitalize(),
+                "data": base64.b64encode(p.read_bytes()).decode("ascii")} for p in paths]
+    sections = []
+    for title, fn in _SECTIONS.items():
+        html = fn(run)
+        if html:
+            sections.append((title, html))
+    eng = run.metrics.get("engine", {})
+    html = TEMPLATE.render(
+        name=run.spec.name, description=run.spec.description, interrupted=run.interrupted,
+        n_seeds=len(run.spec.seeds.as_list()), dataset=run.metrics.get("dataset", {}),
+        engine=f"{eng.get('name', '?')} ({eng.get('dtype', '?')}, {eng.get('device', '?')})",
+        rows=_rows(run), figures=figures, skipped=skipped, sections=sections,
+        config=run.spec.to_toml(),
+    )
+    path = out_dir / "report.html"
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,39 @@
+"""The report's look: the first reference article's palette and rc settings."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+RC = {
+    "font.family": "monospace",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.facecolor": "white",
+    "axes.facecolor": "#f7f7f7",
+    "axes.grid": True,
+    "grid.color": "#e0e0e0",
+    "grid.linewidth": 0.6,
+}
+C0, C1 = "#f4a261", "#2a9d8f"
+TEXT, MUTED = "#1a1a1a", "#666666"
+KNOWN = {"sigmoid": "#e05c5c", "relu": "#3a7bd5", "identity": "#7a7a7a", "tanh": "#8e44ad"}
+CYCLE = ["#e05c5c", "#3a7bd5", "#2ca02c", "#ff7f0e", "#8e44ad", "#17becf", "#bcbd22", "#7f7f7f"]
+CLASS_COLORS = [C0, C1, "#6c5ce7", "#e84393", "#00b894", "#fdcb6e", "#0984e3", "#d63031",
+                "#636e72", "#2d3436"]
+
+
+def arm_colors(names) -> dict[str, str]:
+    """A stable colour per arm: the article's for its arm names, a cycle otherwise."""
+    out, used = {}, set()
+    for name in names:
+        c = KNOWN.get(name.lower())
+        if c and c not in used:
+            out[name] = c
+            used.add(c)
+    rest = [c for c in CYCLE if c not in used]
+    for name in names:
+        if name not in out:
+            out[name] = rest.pop(0) if rest else "#333333"
+    return out

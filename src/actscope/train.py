@@ -1,0 +1,135 @@
+"""The training loop over any engine: minibatches per member, optimiser, history.
+
+Every member has its own batch order (from its seed), so an arm trained here is K
+independent networks trained in lock-step. A member whose loss stops being finite is
+marked diverged and frozen; the others go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import TrainSpec
+from .datasets import Dataset
+from .model import Layer, MLPSpec, Params, advance_past_init
+from .optim import make_optimizer
+from .seeding import batch_stream
+
+# history keys: split/metric; "train/running_loss" is the mean of the epoch's minibatch
+# losses (what both reference articles plot), "train/running_accuracy" the fraction of
+# training points classified right while the epoch ran (the second article's accuracy).
+
+
+@dataclass
+class History:
+    """Per-epoch metrics: ``values[key]`` is (epochs, K); NaN where not evaluated."""
+
+    epochs: int
+    seeds: list[int]
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    diverged: np.ndarray | None = None  # (K,) bool
+    diverged_epoch: np.ndarray | None = None  # (K,) int, -1 if never
+
+    def record(self, key: str, epoch: int, value: np.ndarray) -> None:
+        if key not in self.values:
+            self.values[key] = np.full((self.epochs, len(self.seeds)), np.nan)
+        self.values[key][epoch] = value
+
+    def last(self, key: str) -> np.ndarray:
+        """The last evaluated value of ``key`` per member."""
+        arr = self.values[key]
+        rows = np.where(np.isfinite(arr).any(axis=1))[0]
+        return arr[rows[-1]] if len(rows) else np.full(arr.shape[1], np.nan)
+
+    def truncate(self, n_epochs: int) -> None:
+        self.epochs = n_epochs
+        self.values = {k: v[:n_epochs] for k, v in self.values.items()}
+
+
+def _member_where(engine, keep: np.ndarray, x):
+    shape = (-1,) + (1,) * (len(x.shape) - 1)
+    cond = engine.asarray(keep.reshape(shape))
+    return engine.where(cond, x, 0.0)
+
+
+def _zero_diverged(engine, keep: np.ndarray, tree: Params) -> Params:
+    return [Layer(_member_where(engine, keep, W), _member_where(engine, keep, b)) for W, b in tree]
+
+
+def batch_streams(spec: MLPSpec, seeds: Sequence[int], rng: str) -> list:
+    """One batch-order stream per member (continuing the init stream under 'article')."""
+    advance = advance_past_init(spec) if rng == "article" else None
+    return [batch_stream(int(s), rng, advance) for s in seeds]
+
+
+def fit(
+    engine,
+    spec: MLPSpec,
+    params: Params,
+    data: Dataset,
+    train: TrainSpec,
+    seeds: Sequence[int],
+    on_epoch: Callable[[int, History], None] | None = None,
+) -> tuple[Params, History]:
+    """Train ``params`` (an ensemble, one member per seed) and return them with history.
+
+    ``on_epoch(epoch, history)`` is called after every epoch (progress bars, probes).
+    Raises KeyboardInterrupt through; the caller decides what to keep.
+    """
+    K = len(seeds)
+    n = len(data.y_train)
+    B = min(train.batch_size, n)
+    opt = make_optimizer(train)
+    streams = batch_streams(spec, seeds, train.rng)
+    X_tr = engine.asarray(data.X_train)
+    y_tr = engine.asarray(data.y_train.astype(np.float64) if spec.n_outputs == 1 else data.y_train)
+    hist = History(epochs=train.epochs, seeds=list(seeds))
+    keep = np.ones(K, dtype=bool)
+    diverged_epoch = np.full(K, -1)
+    eval_sets = [(s, *data.split(s)) for s in data.splits]
+    for epoch in range(train.epochs):
+        if train.shuffle:
+            perms = np.stack([st.permutation(n) for st in streams])
+        else:
+            perms = np.broadcast_to(np.arange(n), (K, n))
+        perms_dev = engine.asindex(perms)
+        loss_sum = np.zeros(K)
+        correct_sum = np.zeros(K)
+        n_batches = 0
+        for start in range(0, n, B):
+            idx = perms_dev[:, start:start + B]
+            loss, grads, acc = engine.loss_and_grad(spec, params, X_tr[idx], y_tr[idx], with_accuracy=True)
+            loss = np.asarray(_to_np(loss), dtype=np.float64)
+            acc = np.asarray(_to_np(acc), dtype=np.float64)
+            bad = ~np.isfinite(loss) & keep
+            if bad.any():
+                keep &= ~bad
+                diverged_epoch[bad] = epoch
+                opt.mask_state(lambda s: _member_where(engine, keep, s))
+            if not keep.all():
+                grads = _zero_diverged(engine, keep, grads)
+            params = opt.step(params, grads)
+            loss_sum += np.where(keep, loss, np.nan)
+            correct_sum += acc * (idx.shape[1])
+            n_batches += 1
+        hist.record("train/running_loss", epoch, loss_sum / n_batches)
+        hist.record("train/running_accuracy", epoch, np.where(keep, correct_sum / n, np.nan))
+        if (epoch + 1) % train.eval_every == 0 or epoch == train.epochs - 1:
+            for split, X, y in eval_sets:
+                loss, acc = engine.loss_and_accuracy(spec, params, X, y)
+                hist.record(f"{split}/loss", epoch, np.where(keep, loss, np.nan))
+                hist.record(f"{split}/accuracy", epoch, np.where(keep, acc, np.nan))
+        hist.diverged = ~keep
+        hist.diverged_epoch = diverged_epoch
+        if on_epoch is not None:
+            on_epoch(epoch, hist)
+    hist.diverged = ~keep
+    hist.diverged_epoch = diverged_epoch
+    return params, hist
+
+
+def _to_np(x):
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else x
