@@ -30,6 +30,9 @@ class Activation:
     params: dict = field(default_factory=dict)
     torch_name: str | None = None
     description: str = ""
+    # torch equivalents, taking and returning tensors (imported lazily by the torch engine)
+    torch_fn: Callable | None = None
+    torch_grad: Callable | None = None
 
     @property
     def is_relu_family(self) -> bool:
@@ -73,6 +76,12 @@ def get_activation(name: str | Activation) -> Activation:
     )
 
 
+def _torch():
+    import torch
+
+    return torch
+
+
 def _sigmoid_grad(z: Array) -> Array:
     s = expit(z)
     return s * (1.0 - s)
@@ -81,19 +90,24 @@ def _sigmoid_grad(z: Array) -> Array:
 register(Activation(
     "identity", lambda z: z, np.ones_like, "linear", gain=1.0,
     torch_name="identity", description="no activation: the layer stays affine",
+    torch_fn=lambda z: z, torch_grad=lambda z: _torch().ones_like(z),
 ))
 register(Activation(
     "sigmoid", expit, _sigmoid_grad, "saturating", gain=1.0, range=(0.0, 1.0),
     torch_name="sigmoid", description="logistic 1 / (1 + exp(-x))",
+    torch_fn=lambda z: _torch().sigmoid(z),
+    torch_grad=lambda z: _torch().sigmoid(z) * (1 - _torch().sigmoid(z)),
 ))
 register(Activation(
     "tanh", np.tanh, lambda z: 1.0 - np.tanh(z) ** 2, "saturating", gain=5.0 / 3.0,
     range=(-1.0, 1.0), torch_name="tanh", description="hyperbolic tangent",
+    torch_fn=lambda z: _torch().tanh(z), torch_grad=lambda z: 1 - _torch().tanh(z) ** 2,
 ))
 register(Activation(
     "relu", lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(z.dtype),
     "piecewise-linear", gain=float(np.sqrt(2.0)), range=(0.0, np.inf),
     torch_name="relu", description="max(0, x)",
+    torch_fn=lambda z: _torch().relu(z), torch_grad=lambda z: (z > 0).to(z.dtype),
 ))
 
 
