@@ -32,6 +32,7 @@ class History:
     values: dict[str, np.ndarray] = field(default_factory=dict)
     diverged: np.ndarray | None = None  # (K,) bool
     diverged_epoch: np.ndarray | None = None  # (K,) int, -1 if never
+    params: object = field(default=None, repr=False)  # the latest parameters (engine arrays)
 
     def record(self, key: str, epoch: int, value: np.ndarray) -> None:
         if key not in self.values:
@@ -90,6 +91,17 @@ def fit(
     keep = np.ones(K, dtype=bool)
     diverged_epoch = np.full(K, -1)
     eval_sets = [(s, *data.split(s)) for s in data.splits]
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        _epochs(engine, spec, params, train, streams, X_tr, y_tr, hist, keep, diverged_epoch,
+                eval_sets, opt, n, B, K, on_epoch)
+    hist.diverged = ~keep
+    hist.diverged_epoch = diverged_epoch
+    return hist.params, hist
+
+
+def _epochs(engine, spec, params, train, streams, X_tr, y_tr, hist, keep, diverged_epoch,
+            eval_sets, opt, n, B, K, on_epoch) -> None:
+    """The epoch loop of ``fit`` (leaves the final parameters in ``hist.params``)."""
     for epoch in range(train.epochs):
         if train.shuffle:
             perms = np.stack([st.permutation(n) for st in streams])
@@ -124,11 +136,10 @@ def fit(
                 hist.record(f"{split}/accuracy", epoch, np.where(keep, acc, np.nan))
         hist.diverged = ~keep
         hist.diverged_epoch = diverged_epoch
+        hist.params = params
         if on_epoch is not None:
             on_epoch(epoch, hist)
-    hist.diverged = ~keep
-    hist.diverged_epoch = diverged_epoch
-    return params, hist
+    hist.params = params
 
 
 def _to_np(x):

@@ -106,7 +106,7 @@ class NumpyEngine:
         yK = _ensemble_labels(np.asarray(y), K)
         loss = self._loss_from_logits(spec, out.logits, yK)
         if spec.n_outputs == 1:
-            delta = (out.prob - yK)[..., None] / N
+            delta = (out.prob - yK.astype(out.prob.dtype))[..., None] / N
         else:
             onehot = np.zeros_like(out.prob)
             np.put_along_axis(onehot, yK[..., None].astype(np.intp), 1.0, axis=-1)
