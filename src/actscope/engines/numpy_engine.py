@@ -19,13 +19,15 @@ def _as_ensemble_input(X: np.ndarray, K: int) -> np.ndarray:
 
 
 def _ensemble_labels(y: np.ndarray, K: int) -> np.ndarray:
-    return np.broadcast_to(y[None] if y.ndim == 1 else y, (K, y.shape[-1]))
+    """(N,) labels shared by every member become (1, N); (K, N) stay as they are."""
+    return y[None] if y.ndim == 1 else y
 
 
 class NumpyEngine:
     """The engine contract on NumPy arrays."""
 
     name = "numpy"
+    supports_dropout = True  # forward / loss_and_grad take ``masks``
 
     def __init__(self, dtype: str = "float64", device: str = "cpu") -> None:
         if device not in ("cpu", "auto"):
@@ -57,13 +59,17 @@ class NumpyEngine:
     def init(self, spec: MLPSpec, seeds, rng: str = "default") -> Params:
         return self.from_numpy(init_params(spec, seeds, rng))
 
-    def forward(self, spec: MLPSpec, params: Params, X, record: bool = False) -> Forward:
+    def forward(self, spec: MLPSpec, params: Params, X, record: bool = False, masks=None) -> Forward:
+        """``masks`` (training with dropout): one (K, N, width) array per hidden layer that
+        multiplies its post-activations (0 or 1 / (1 - p), drawn by ``train.dropout_masks``)."""
         K = params[0].W.shape[0]
         a = _as_ensemble_input(self.asarray(X), K)
         zs, as_ = [], []
-        for (W, b), act in zip(params[:-1], spec.activations):
+        for i, ((W, b), act) in enumerate(zip(params[:-1], spec.activations)):
             z = a @ W + b[:, None, :]
             a = act.fn(z)
+            if masks is not None:
+                a = a * self.asarray(masks[i])
             if record:
                 zs.append(z)
                 as_.append(a)
@@ -82,7 +88,8 @@ class NumpyEngine:
             per = np.maximum(s, 0.0) - s * y + np.log1p(np.exp(-np.abs(s)))
         else:
             logp = log_softmax(logits, axis=-1)
-            per = -np.take_along_axis(logp, y[..., None].astype(np.intp), axis=-1)[..., 0]
+            idx = np.broadcast_to(y[..., None].astype(np.intp), (*logits.shape[:-1], 1))
+            per = -np.take_along_axis(logp, idx, axis=-1)[..., 0]
         return per.mean(axis=-1)
 
     @staticmethod
@@ -99,9 +106,11 @@ class NumpyEngine:
         return (np.asarray(self._loss_from_logits(spec, out.logits, yK), dtype=np.float64),
                 np.asarray(self._correct(spec, out.logits, yK), dtype=np.float64))
 
-    def loss_and_grad(self, spec: MLPSpec, params: Params, X, y, with_accuracy: bool = False):
-        """Mean loss per member (K,) and its gradients, by hand-written backprop."""
-        out = self.forward(spec, params, X, record=True)
+    def loss_and_grad(self, spec: MLPSpec, params: Params, X, y, with_accuracy: bool = False,
+                      masks=None):
+        """Mean loss per member (K,) and its gradients, by hand-written backprop
+        (with dropout ``masks`` as in ``forward``)."""
+        out = self.forward(spec, params, X, record=True, masks=masks)
         K, N = out.logits.shape[:2]
         yK = _ensemble_labels(np.asarray(y), K)
         loss = self._loss_from_logits(spec, out.logits, yK)
@@ -109,10 +118,11 @@ class NumpyEngine:
             delta = (out.prob - yK.astype(out.prob.dtype))[..., None] / N
         else:
             onehot = np.zeros_like(out.prob)
-            np.put_along_axis(onehot, yK[..., None].astype(np.intp), 1.0, axis=-1)
+            idx = np.broadcast_to(yK[..., None].astype(np.intp), (*out.prob.shape[:-1], 1))
+            np.put_along_axis(onehot, idx, 1.0, axis=-1)
             delta = (out.prob - onehot) / N
-        Xe = np.broadcast_to(_as_ensemble_input(self.asarray(X), K), (K, N, spec.n_inputs))
-        inputs = [Xe, *out.a]
+        # a shared (1, N, d) input broadcasts against (K, N, o) in the matmul below
+        inputs = [_as_ensemble_input(self.asarray(X), K), *out.a]
         grads: list[Layer] = [None] * len(params)  # type: ignore[list-item]
         acts = spec.activations
         for i in range(len(params) - 1, -1, -1):
@@ -120,6 +130,8 @@ class NumpyEngine:
             grads[i] = Layer(a_prev.transpose(0, 2, 1) @ delta, delta.sum(axis=1))
             if i > 0:
                 delta = (delta @ params[i].W.transpose(0, 2, 1)) * acts[i - 1].grad(out.z[i - 1])
+                if masks is not None:
+                    delta = delta * self.asarray(masks[i - 1])
         if with_accuracy:
             return loss, grads, self._correct(spec, out.logits, yK)
         return loss, grads

@@ -108,7 +108,7 @@ def write_figures(run: Run, out_dir: Path, dpi: int = 110) -> tuple[list[Path], 
         if fig is None:
             continue
         path = fig_dir / f"{name}.png"
-        fig.savefig(path, dpi=dpi, bbox_inches="tight")
+        fig.savefig(path, dpi=dpi)  # layouts are tight already; "tight" bbox would draw twice
         plt.close(fig)
         paths.append(path)
     return paths, skipped

@@ -1,0 +1,97 @@
+"""How long `actscope reproduce sigmoid-vs-relu` takes, phase by phase.
+
+Prints wall times for the whole command (a fresh interpreter, as a user runs it) and for
+each phase in this process, with the training time as a ratio to a plain per-model NumPy
+loop of the same protocol (the way the article's notebook trains), run here too.
+
+    python benchmarks/bench_reproduce.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def baseline_article_loop(data, epochs=800, lr=0.05, batch=64, seed=42) -> float:
+    """Seconds for the article's protocol trained one network at a time, in plain NumPy."""
+    X, y = data.X_train, data.y_train.astype(float)[:, None]
+    sig = lambda z: 1 / (1 + np.exp(-z))
+    acts = {"sigmoid": (sig, lambda z, a: a * (1 - a)),
+            "relu": (lambda z: np.maximum(z, 0), lambda z, a: (z > 0).astype(float))}
+    start = time.perf_counter()
+    nets = []
+    for name in ("sigmoid", "relu"):
+        rs = np.random.RandomState(seed)
+        g = 2.0 if name == "relu" else 1.0
+        Ws = [rs.standard_normal((i, o)) * np.sqrt(g / i) for i, o in [(2, 8), (8, 8), (8, 1)]]
+        nets.append((name, Ws, [np.zeros(o) for o in (8, 8, 1)]))
+    order = np.random.RandomState(seed)
+    for _ in range(3):
+        order.standard_normal((1,))  # the stream position does not matter for timing
+    for _ in range(epochs):
+        idx = order.permutation(len(X))
+        for name, Ws, bs in nets:
+            f, df = acts[name]
+            for i in range(0, len(idx), batch):
+                xb, yb = X[idx[i:i + batch]], y[idx[i:i + batch]]
+                z1 = xb @ Ws[0] + bs[0]; a1 = f(z1)
+                z2 = a1 @ Ws[1] + bs[1]; a2 = f(z2)
+                out = sig(a2 @ Ws[2] + bs[2])
+                d3 = (out - yb) / len(xb)
+                d2 = (d3 @ Ws[2].T) * df(z2, a2)
+                d1 = (d2 @ Ws[1].T) * df(z1, a1)
+                for W, b, a, d in ((Ws[2], bs[2], a2, d3), (Ws[1], bs[1], a1, d2), (Ws[0], bs[0], xb, d1)):
+                    W -= lr * a.T @ d
+                    b -= lr * d.sum(0)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+
+    cli = []
+    for _ in range(args.repeat):
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "actscope.cli", "reproduce", "sigmoid-vs-relu",
+                            "--out", str(Path(tmp) / "run"), "--quiet"], check=True, capture_output=True)
+            cli.append(time.perf_counter() - t)
+
+    t0 = time.perf_counter()
+    from actscope.experiment import run_experiment
+    from actscope.report import write_report
+    from actscope.runs import save_run
+    t_import = time.perf_counter() - t0
+
+    train, report, base = [], [], []
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        run = run_experiment("sigmoid-vs-relu")
+        train.append(time.perf_counter() - t)
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            save_run(run, Path(tmp) / "run", extra=lambda r, d: write_report(r, d))
+            report.append(time.perf_counter() - t)
+        base.append(baseline_article_loop(run.dataset))
+
+    best = min
+    print(f"{'phase':<44}{'best of ' + str(args.repeat):>14}")
+    print(f"{'actscope reproduce sigmoid-vs-relu (CLI)':<44}{best(cli):>12.2f} s")
+    print(f"{'  import actscope':<44}{t_import:>12.2f} s")
+    print(f"{'  train both arms + metrics':<44}{best(train):>12.2f} s")
+    print(f"{'  save run + figures + report.html':<44}{best(report):>12.2f} s")
+    print(f"{'baseline: per-model NumPy loop (training)':<44}{best(base):>12.2f} s")
+    print(f"{'ratio train / baseline':<44}{best(train) / best(base):>12.2f} x")
+
+
+if __name__ == "__main__":
+    main()
