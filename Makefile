@@ -26,7 +26,15 @@ $(VENV)/.full: pyproject.toml $(VENV)/.core
 demo: $(VENV)/.core
 	$(BIN)/actscope demo
 
-test: $(VENV)/.full
+# Debian's chromium for the playground's browser tests (Playwright cannot download its own
+# browser here). Installed when missing and we are root with apt-get; otherwise those tests skip.
+$(VENV)/.browser: | $(BIN)/python
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
+		|| echo "chromium could not be installed: the browser tests will skip"; fi
+	@if [ -x /usr/bin/chromium ]; then touch $@; fi
+
+test: $(VENV)/.full $(VENV)/.browser
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.full

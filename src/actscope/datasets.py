@@ -11,11 +11,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.datasets import make_moons
+from sklearn.datasets import (
+    load_breast_cancer,
+    load_digits,
+    load_iris,
+    load_wine,
+    make_circles,
+    make_moons,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from .config import DataSpec
+from .errors import InputError
 
 
 @dataclass
@@ -69,11 +77,95 @@ def _moons(spec: DataSpec):
 register_generator("moons", _moons)
 
 
+def _xy(spec: DataSpec) -> np.random.Generator:
+    return np.random.default_rng(spec.random_state)
+
+
+def _circles(spec: DataSpec):
+    X, y = make_circles(n_samples=spec.n_samples, noise=spec.noise, factor=spec.factor,
+                        random_state=spec.random_state)
+    return X, y, ["x1", "x2"], ["outer", "inner"]
+
+
+def _xor(spec: DataSpec):
+    """Uniform on [-1, 1]^2; class 1 where x1 * x2 > 0; Gaussian noise added afterwards."""
+    rng = _xy(spec)
+    X = rng.uniform(-1.0, 1.0, size=(spec.n_samples, 2))
+    y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    return X + spec.noise * rng.standard_normal(X.shape), y, ["x1", "x2"], ["0", "1"]
+
+
+def _spiral(spec: DataSpec):
+    """Two interleaved arms of ``turns`` turns each (the second is the first rotated by pi)."""
+    rng = _xy(spec)
+    n1 = spec.n_samples // 2
+    counts = (n1, spec.n_samples - n1)
+    Xs, ys = [], []
+    for c, n in enumerate(counts):
+        t = np.sqrt(rng.uniform(0.0, 1.0, n))  # uniform density along the arm's area
+        angle = 2 * np.pi * spec.turns * t + np.pi * c
+        r = t
+        pts = np.c_[r * np.cos(angle), r * np.sin(angle)]
+        Xs.append(pts + spec.noise * rng.standard_normal(pts.shape))
+        ys.append(np.full(n, c))
+    X, y = np.vstack(Xs), np.concatenate(ys)
+    order = rng.permutation(len(y))
+    return X[order], y[order], ["x1", "x2"], ["arm 0", "arm 1"]
+
+
+def _blobs(spec: DataSpec):
+    """``centers`` Gaussian blobs with centres on a circle of radius 1, std = noise."""
+    rng = _xy(spec)
+    k = spec.centers
+    angles = 2 * np.pi * np.arange(k) / k
+    centres = np.c_[np.cos(angles), np.sin(angles)]
+    y = np.arange(spec.n_samples) % k
+    rng.shuffle(y)
+    X = centres[y] + spec.noise * rng.standard_normal((spec.n_samples, 2))
+    return X, y, ["x1", "x2"], [str(c) for c in range(k)]
+
+
+def _checkerboard(spec: DataSpec):
+    """Uniform on [0, cells)^2, the class of a point is the colour of its square."""
+    rng = _xy(spec)
+    X = rng.uniform(0.0, spec.cells, size=(spec.n_samples, 2))
+    y = (np.floor(X[:, 0]) + np.floor(X[:, 1])).astype(np.int64) % 2
+    return X + spec.noise * rng.standard_normal(X.shape), y, ["x1", "x2"], ["0", "1"]
+
+
+def _sklearn(loader):
+    def load(spec: DataSpec):
+        d = loader()
+        return d.data, d.target, [str(f) for f in d.feature_names], [str(c) for c in d.target_names]
+    return load
+
+
+def _csv(spec: DataSpec):
+    from .csv_data import load_csv
+
+    return load_csv(spec.path, label=spec.label)
+
+
+register_generator("circles", _circles)
+register_generator("xor", _xor)
+register_generator("spiral", _spiral)
+register_generator("blobs", _blobs)
+register_generator("checkerboard", _checkerboard)
+register_generator("breast_cancer", _sklearn(load_breast_cancer))
+register_generator("iris", _sklearn(load_iris))
+register_generator("wine", _sklearn(load_wine))
+register_generator("digits", _sklearn(load_digits))
+register_generator("csv", _csv)
+
+
 def load_dataset(spec: DataSpec) -> Dataset:
     """Generate, standardise and split the data that ``spec`` describes."""
     X, y, features, classes = GENERATORS[spec.name](spec)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
+    n_test = int(np.ceil(spec.test_size * len(y)))
+    if len(y) - n_test < 2 or n_test < 1:
+        raise InputError(f"data: {len(y)} rows are too few to split with test_size = {spec.test_size}")
     if spec.standardize == "all":
         X = StandardScaler().fit_transform(X)
     n_classes = int(y.max()) + 1

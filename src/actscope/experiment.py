@@ -11,17 +11,19 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, probes
-from .config import ExperimentSpec, TrainSpec, load_spec
+from . import __version__, probes, tune
+from .classmetrics import per_member_reports
+from .config import ExperimentSpec, TrainSpec, load_spec, register_custom_activations
 from .datasets import Dataset, load_dataset
 from .engines import MissingExtraError, get_engine
 from .errors import InputError
 from .model import MLPSpec
 from .runs import ArmResult, Run
-from .stats import mean_ci
+from .stats import CI_NOTE, TEST_NOTE, compare_arms, mean_ci, summarize_arm
 from .train import History, fit
 
-SUMMARY_METRICS = ("test_accuracy", "test_loss", "final_train_loss", "val_accuracy")
+SUMMARY_METRICS = ("test_accuracy", "test_loss", "final_train_loss", "val_accuracy",
+                   "test_macro_f1", "test_balanced_accuracy")
 
 
 def arm_model(spec: ExperimentSpec, arm, data: Dataset) -> MLPSpec:
@@ -70,6 +72,7 @@ def member_metrics(engine, arm: ArmResult, data: Dataset, points: dict[str, np.n
     traces = {name: probes.signal_trace(engine, arm.mlp, params, x)[:, 0, :] for name, x in points.items()}
     has_val = "val/accuracy" in h.values
     val_acc = h.last("val/accuracy") if has_val else None
+    reports = per_member_reports(engine, arm.mlp, params, data.X_test, data.y_test, data.n_classes)
     final_train = h.last("train/running_loss")
     out = []
     for k, seed in enumerate(arm.seeds):
@@ -85,19 +88,30 @@ def member_metrics(engine, arm: ArmResult, data: Dataset, points: dict[str, np.n
              "signal_trace": {} if div else {n: [float(v) for v in t[k]] for n, t in traces.items()}}
         if has_val:
             m["val_accuracy"] = num(val_acc[k])
+        if not div:  # per-class metrics on the test split (classmetrics.py)
+            rep = reports[k]
+            m["test_macro_f1"] = rep.pop("macro_f1")
+            m["test_balanced_accuracy"] = rep.pop("balanced_accuracy")
+            m["test_per_class"] = rep
         if div:
             m["diverged_epoch"] = int(h.diverged_epoch[k]) + 1 if h.diverged_epoch is not None else None
         out.append(m)
     return out
 
 
-def compute_metrics(run: Run, engine, points: dict[str, np.ndarray]) -> dict:
-    """metrics.json for a Run whose arms are trained."""
+def compute_metrics(run: Run, engine, points: dict[str, np.ndarray], setup=None) -> dict:
+    """metrics.json for a Run whose arms are trained (``setup``: a probes.ProbeSetup)."""
+    if setup is None and run.spec.probes.include:
+        setup = probes.setup_probes(run.dataset, run.spec.probes, run.spec.data)
     arms = {}
     for arm in run.arms.values():
         members = member_metrics(engine, arm, run.dataset, points)
         summary = {key: mean_ci([m.get(key) if m.get(key) is not None else np.nan for m in members])
                    for key in SUMMARY_METRICS if any(key in m for m in members)}
+        if setup is not None:  # the probes of [probes] on the final parameters (probes.py)
+            vals = probes.final_probes(engine, arm.mlp, engine.from_numpy(arm.params), arm.history, setup)
+            probes.attach_to_members(members, vals)
+            summary.update(summarize_arm({"members": members}, keys=list(vals)))
         arms[arm.name] = {"activation": list(arm.mlp.activation), "init": arm.mlp.init,
                           "n_classes": arm.mlp.n_classes, "sizes": list(arm.mlp.sizes),
                           "members": members, "summary": summary,
@@ -110,8 +124,14 @@ def compute_metrics(run: Run, engine, points: dict[str, np.ndarray]) -> dict:
         "epochs": run.spec.train.epochs,
         "dataset": {"name": d.name, "n_train": len(d.y_train), "n_test": len(d.y_test),
                     "n_val": 0 if d.y_val is None else len(d.y_val), "n_features": d.n_features,
-                    "n_classes": d.n_classes},
+                    "n_classes": d.n_classes, "class_names": list(d.class_names)},
         "interrupted": run.interrupted,
+        "probes": None if setup is None else {
+            "include": list(setup.include), "split": setup.split, "baseline": setup.baseline,
+            "epochs": [e + 1 for e in run.spec.probes.record_epochs(run.spec.train.epochs)]
+            + [run.spec.train.epochs], "true_boundary": setup.true_dist is not None},
+        "statistics": {"ci": CI_NOTE["t"], "paired": TEST_NOTE},
+        "comparisons": compare_arms(arms, label=probes.label),
     }
 
 
@@ -124,33 +144,49 @@ def run_experiment(spec: ExperimentSpec | str | Path, progress=None) -> Run:
     """
     if not isinstance(spec, ExperimentSpec):
         spec = load_spec(spec)
+    register_custom_activations(spec.activations)  # a spec unpickled in a worker process
     engine = make_engine(spec.train)
     for arm in spec.arms:
         make_engine(arm_train(spec, arm))
     data = load_dataset(spec.data)
     seeds = spec.seeds.as_list()
     run = Run(spec=spec, dataset=data, arms={})
+    tuning: dict[str, dict] = {}
     started = time.perf_counter()
+    setup = probes.setup_probes(data, spec.probes, spec.data) if spec.probes.include else None
+    marks = set(spec.probes.record_epochs(spec.train.epochs)) if setup is not None else set()
     try:
         for arm in spec.arms:
             mlp = arm_model(spec, arm, data)
             train = arm_train(spec, arm)
-            params = engine.init(mlp, seeds, rng=train.rng)
             if progress is not None:
-                progress.start(arm.name, train.epochs)
+                progress.start(arm.name, train.epochs * tune.n_trials(train))
 
-            def tick(epoch: int, hist: History, _name=arm.name) -> None:
+            def tick(epoch: int, hist: History, _name=arm.name, _mlp=mlp) -> None:
+                if epoch in marks:  # probes during training, at the epochs [probes] names
+                    probes.record_probes(engine, _mlp, hist, epoch, setup)
                 if progress is not None:
                     progress.advance(_name, hist)
 
-            params, hist = fit(engine, mlp, params, data, train, seeds, on_epoch=tick)
+            if train.lr == "tune":  # one ensemble per rate; validation picks (tune.py)
+                params, hist, tuning[arm.name] = tune.tune_fit(engine, mlp, data, train, seeds, tick)
+            else:
+                params = engine.init(mlp, seeds, rng=train.rng)
+                params, hist = fit(engine, mlp, params, data, train, seeds, on_epoch=tick,
+                                   grad_norms=probes.wants_batch_gradients(spec.probes, engine))
             run.arms[arm.name] = ArmResult(arm.name, mlp, list(seeds), engine.to_numpy(params), hist)
     except KeyboardInterrupt:
         if not run.arms:
             raise
         run.interrupted = True
     points = probes.resolve_points(spec.probes.points, data)
-    run.metrics = compute_metrics(run, engine, points)
+    trained_s = time.perf_counter() - started - (setup.seconds if setup is not None else 0.0)
+    run.metrics = compute_metrics(run, engine, points, setup)
+    if setup is not None:
+        run.metrics["timing"] = {"train_s": round(trained_s, 3), "probes_s": round(setup.seconds, 3)}
+    for name, info in tuning.items():
+        if name in run.metrics["arms"]:
+            run.metrics["arms"][name]["lr_tuning"] = info
     run.metrics["engine"] = {"name": engine.name, "dtype": str(spec.train.dtype),
                              "device": getattr(engine, "device", "cpu")}
     run.metrics["elapsed_s"] = round(time.perf_counter() - started, 3)

@@ -60,8 +60,9 @@ class MLPSpec:
                 raise ValueError(f"hidden[{i}] = {h}: must be >= 1")
         if self.n_classes < 2:
             raise ValueError(f"n_classes = {self.n_classes}: must be >= 2")
-        for a in acts:
-            get_activation(a)
+        object.__setattr__(self, "_acts", tuple(get_activation(a) for a in acts))
+        # canonical names: "leaky_relu(slope=0.1)" -> "leaky_relu(0.1)", "swish" -> "silu"
+        object.__setattr__(self, "activation", tuple(a.name for a in self._acts))
         if self.init not in INIT_SCHEMES and not _is_extra_scheme(self.init):
             raise ValueError(f"init {self.init!r} is not one of {', '.join(all_init_schemes())}")
 
@@ -79,7 +80,8 @@ class MLPSpec:
 
     @property
     def activations(self) -> tuple[Activation, ...]:
-        return tuple(get_activation(a) for a in self.activation)
+        """The registry objects of the hidden layers (resolved once, at construction)."""
+        return self._acts
 
     @property
     def weight_shapes(self) -> list[tuple[int, int]]:
@@ -140,6 +142,14 @@ def all_init_schemes() -> list[str]:
     return sorted(_SCHEMES)
 
 
+def _torch_default(fan_in: int, fan_out: int, act: Activation) -> tuple[str, float]:
+    # What torch.nn.Linear does: weights and biases uniform in +-1/sqrt(fan_in).
+    return "uniform", float(1.0 / np.sqrt(fan_in))
+
+
+register_init_scheme("torch-default", _torch_default, _torch_default)
+
+
 def _layer_activations(spec: MLPSpec) -> list[Activation]:
     """The activation each weight matrix is scaled for: the one it feeds (the last
     hidden one for the output layer), as the reference article does."""
@@ -152,6 +162,12 @@ def _draw(stream: Stream, dist: str, shape: tuple[int, int]) -> np.ndarray:
         return stream.standard_normal(shape)
     if dist == "uniform":
         return stream.uniform(-1.0, 1.0, size=shape)
+    if dist == "orthogonal":  # orthonormal columns (or rows), entries of unit variance
+        A = stream.standard_normal(shape)
+        flip = A.ndim == 2 and A.shape[0] < A.shape[1]
+        q, r = np.linalg.qr(A.T if flip else A)
+        q = q * np.where(np.diag(r) < 0, -1.0, 1.0)
+        return (q.T if flip else q) * np.sqrt(max(shape))
     raise ValueError(f"unknown draw distribution {dist!r}")
 
 
@@ -194,3 +210,30 @@ def init_params(spec: MLPSpec, seeds: Sequence[int], rng: str = "default") -> Pa
 def advance_past_init(spec: MLPSpec):
     """A function that replays the init draws on a stream (for the article protocol)."""
     return lambda stream: draw_raw_weights(spec, stream)
+
+
+_DRAW_VARIANCE = {"normal": 1.0, "uniform": 1.0 / 3.0, "orthogonal": 1.0}  # variance of one raw draw
+
+
+def init_variances(spec: MLPSpec) -> list[tuple[float, float]]:
+    """(σw², σb²) of each weight matrix's init, in the mean-field convention
+    W ~ (0, σw²/fan_in), b ~ (0, σb²): what ``theory`` places in its phase diagram."""
+    out = []
+    for (fan_in, fan_out), act in zip(spec.weight_shapes, _layer_activations(spec)):
+        dist, scale = _SCHEMES[spec.init](fan_in, fan_out, act)
+        sb2 = 0.0
+        if spec.init in _BIAS_SCHEMES:
+            bdist, bscale = _BIAS_SCHEMES[spec.init](fan_in, fan_out, act)
+            sb2 = _DRAW_VARIANCE[bdist] * bscale**2
+        out.append((fan_in * _DRAW_VARIANCE[dist] * scale**2, sb2))
+    return out
+
+
+def _critical(fan_in: int, fan_out: int, act: Activation) -> tuple[str, float]:
+    # σw² on the mean-field critical line (χ₁ = 1) of the layer's activation, σb² = 0.
+    from .theory import critical_weight_scale
+
+    return critical_weight_scale(fan_in, fan_out, act)
+
+
+register_init_scheme("critical", _critical)

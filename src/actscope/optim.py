@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .model import Layer, Params
 
 
@@ -24,6 +26,8 @@ class Optimizer:
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
     weight_decay: float = 0.0
+    l1: float = 0.0  # penalty l1 * sum |W| (weights only, not biases)
+    l2: float = 0.0  # penalty l2 / 2 * sum W^2 (weights only, not biases)
     state: dict = field(default_factory=dict)
 
     def step(self, params: Params, grads: Params) -> Params:
@@ -31,6 +35,8 @@ class Optimizer:
         if self.weight_decay:
             wd = self.weight_decay
             grads = _tree(lambda g, p: g + wd * p, grads, params)
+        if self.l1 or self.l2:
+            grads = penalty_grads(params, grads, self.l1, self.l2)
         t = self.state.get("t", 0) + 1
         self.state["t"] = t
         lr = self.lr
@@ -65,7 +71,24 @@ class Optimizer:
                 self.state[key] = _tree(zero_diverged, self.state[key])
 
 
+def _sign(p):
+    return p.sign() if hasattr(p, "sign") else np.sign(p)
+
+
+def penalty_grads(params: Params, grads: Params, l1: float, l2: float) -> Params:
+    """Gradients plus those of l1 * sum|W| + l2 / 2 * sum W^2 over the weights (sign(0) = 0)."""
+    out = []
+    for (W, _b), (gW, gb) in zip(params, grads):
+        if l1:
+            gW = gW + l1 * _sign(W)
+        if l2:
+            gW = gW + l2 * W
+        out.append(Layer(gW, gb))
+    return out
+
+
 def make_optimizer(train) -> Optimizer:
     """An Optimizer from a TrainSpec."""
     return Optimizer(kind=train.optimizer, lr=train.lr, momentum=train.momentum,
-                     betas=tuple(train.betas), eps=train.eps, weight_decay=train.weight_decay)
+                     betas=tuple(train.betas), eps=train.eps, weight_decay=train.weight_decay,
+                     l1=getattr(train, "l1", 0.0), l2=getattr(train, "l2", 0.0))

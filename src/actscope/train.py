@@ -16,7 +16,7 @@ from .config import TrainSpec
 from .datasets import Dataset
 from .model import Layer, MLPSpec, Params, advance_past_init
 from .optim import make_optimizer
-from .seeding import batch_stream
+from .seeding import aux_rng, batch_stream
 
 # history keys: split/metric; "train/running_loss" is the mean of the epoch's minibatch
 # losses (what both reference articles plot), "train/running_accuracy" the fraction of
@@ -74,11 +74,14 @@ def fit(
     train: TrainSpec,
     seeds: Sequence[int],
     on_epoch: Callable[[int, History], None] | None = None,
+    grad_norms: bool = False,
 ) -> tuple[Params, History]:
     """Train ``params`` (an ensemble, one member per seed) and return them with history.
 
     ``on_epoch(epoch, history)`` is called after every epoch (progress bars, probes).
     Raises KeyboardInterrupt through; the caller decides what to keep.
+    ``grad_norms`` records each layer's minibatch gradient norm, averaged over the epoch's
+    batches, as ``train/batch_grad_norm.L<i>`` (the output layer is L + 1).
     """
     K = len(seeds)
     n = len(data.y_train)
@@ -93,41 +96,87 @@ def fit(
     eval_sets = [(s, *data.split(s)) for s in data.splits]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         _epochs(engine, spec, params, train, streams, X_tr, y_tr, hist, keep, diverged_epoch,
-                eval_sets, opt, n, B, K, on_epoch)
+                eval_sets, opt, n, B, K, on_epoch, grad_norms)
     hist.diverged = ~keep
     hist.diverged_epoch = diverged_epoch
     return hist.params, hist
 
 
+DROPOUT_PURPOSE = 7001  # seeding.aux_rng purpose of the dropout masks
+
+
+def dropout_rngs(engine, train: TrainSpec, seeds: Sequence[int]) -> list | None:
+    """One Generator per member for its dropout masks (None when dropout is off)."""
+    if train.dropout <= 0:
+        return None
+    if not getattr(engine, "supports_dropout", False):
+        from .errors import InputError
+
+        raise InputError(f"train.dropout = {train.dropout}: the {engine.name} engine has no dropout; "
+                         "use engine = \"numpy\"")
+    return [aux_rng(int(s), DROPOUT_PURPOSE) for s in seeds]
+
+
+def dropout_masks(engine, spec: MLPSpec, p: float, rngs: list, n: int) -> list:
+    """Inverted-dropout masks, one (K, n, width) array per hidden layer: 0 with probability
+    ``p``, else 1 / (1 - p). Drawn in NumPy so every engine sees the same masks."""
+    out = []
+    for width in spec.hidden:
+        m = np.stack([(r.random((n, width)) >= p) / (1.0 - p) for r in rngs])
+        out.append(engine.asarray(m))
+    return out
+
+
 def _epochs(engine, spec, params, train, streams, X_tr, y_tr, hist, keep, diverged_epoch,
-            eval_sets, opt, n, B, K, on_epoch) -> None:
+            eval_sets, opt, n, B, K, on_epoch, grad_norms=False) -> None:
     """The epoch loop of ``fit`` (leaves the final parameters in ``hist.params``)."""
+    mask_rngs = dropout_rngs(engine, train, hist.seeds)
+    trainer = _fused_trainer(engine, spec, params, X_tr, y_tr, train, streams,
+                             mask_rngs is None and not grad_norms)
     for epoch in range(train.epochs):
-        if train.shuffle:
-            perms = np.stack([st.permutation(n) for st in streams])
+        if trainer is not None:  # the engine runs the whole epoch: same batches, same history
+            loss_sum, correct_sum, still = trainer.run_epoch(keep)
+            diverged_epoch[keep & ~still] = epoch
+            keep &= still
+            params, n_batches, gn_sum = trainer.params, 1, 0.0
         else:
-            perms = np.broadcast_to(np.arange(n), (K, n))
-        perms_dev = engine.asindex(perms)
-        loss_sum = np.zeros(K)
-        correct_sum = np.zeros(K)
-        n_batches = 0
-        for start in range(0, n, B):
-            idx = perms_dev[:, start:start + B]
-            loss, grads, acc = engine.loss_and_grad(spec, params, X_tr[idx], y_tr[idx], with_accuracy=True)
-            loss = np.asarray(_to_np(loss), dtype=np.float64)
-            acc = np.asarray(_to_np(acc), dtype=np.float64)
-            bad = ~np.isfinite(loss) & keep
-            if bad.any():
-                keep &= ~bad
-                diverged_epoch[bad] = epoch
-                opt.mask_state(lambda s: _member_where(engine, keep, s))
-            if not keep.all():
-                grads = _zero_diverged(engine, keep, grads)
-            params = opt.step(params, grads)
-            loss_sum += np.where(keep, loss, np.nan)
-            correct_sum += acc * (idx.shape[1])
-            n_batches += 1
+            if train.shuffle:
+                perms = np.stack([st.permutation(n) for st in streams])
+            else:
+                perms = np.broadcast_to(np.arange(n), (K, n))
+            perms_dev = engine.asindex(perms)
+            loss_sum = np.zeros(K)
+            correct_sum = np.zeros(K)
+            n_batches = 0
+            gn_sum = 0.0
+            for start in range(0, n, B):
+                idx = perms_dev[:, start:start + B]
+                if mask_rngs is None:
+                    loss, grads, acc = engine.loss_and_grad(spec, params, X_tr[idx], y_tr[idx],
+                                                            with_accuracy=True)
+                else:
+                    masks = dropout_masks(engine, spec, train.dropout, mask_rngs, idx.shape[1])
+                    loss, grads, acc = engine.loss_and_grad(spec, params, X_tr[idx], y_tr[idx],
+                                                            with_accuracy=True, masks=masks)
+                loss = np.asarray(_to_np(loss), dtype=np.float64)
+                acc = np.asarray(_to_np(acc), dtype=np.float64)
+                bad = ~np.isfinite(loss) & keep
+                if bad.any():
+                    keep &= ~bad
+                    diverged_epoch[bad] = epoch
+                    opt.mask_state(lambda s: _member_where(engine, keep, s))
+                if not keep.all():
+                    grads = _zero_diverged(engine, keep, grads)
+                params = opt.step(params, grads)
+                if grad_norms:
+                    gn_sum = gn_sum + _layer_grad_norms(grads)
+                loss_sum += np.where(keep, loss, np.nan)
+                correct_sum += acc * (idx.shape[1])
+                n_batches += 1
         hist.record("train/running_loss", epoch, loss_sum / n_batches)
+        if grad_norms:
+            for i, g in enumerate(gn_sum / n_batches):
+                hist.record(f"train/batch_grad_norm.L{i + 1}", epoch, np.where(keep, g, np.nan))
         hist.record("train/running_accuracy", epoch, np.where(keep, correct_sum / n, np.nan))
         if (epoch + 1) % train.eval_every == 0 or epoch == train.epochs - 1:
             for split, X, y in eval_sets:
@@ -140,6 +189,24 @@ def _epochs(engine, spec, params, train, streams, X_tr, y_tr, hist, keep, diverg
         if on_epoch is not None:
             on_epoch(epoch, hist)
     hist.params = params
+
+
+def _fused_trainer(engine, spec, params, X_tr, y_tr, train, streams, allowed: bool):
+    """The engine's fused epoch runner (``engine.epoch_trainer``), if it has one for this run.
+
+    ``trainer.run_epoch(keep)`` returns (mean minibatch loss, points right, members still
+    kept), each (K,), with the batches of ``streams``; ``trainer.params`` are the parameters.
+    """
+    penalties = getattr(train, "l1", 0) or getattr(train, "l2", 0)
+    if not allowed or penalties or not hasattr(engine, "epoch_trainer"):
+        return None
+    return engine.epoch_trainer(spec, params, X_tr, y_tr, train, streams)
+
+
+def _layer_grad_norms(grads: Params) -> np.ndarray:
+    """(L + 1, K): the Euclidean norm of each layer's gradient, weights and bias together."""
+    return np.stack([np.sqrt(np.asarray(_to_np((W * W).reshape(W.shape[0], -1).sum(-1) + (b * b).sum(-1)),
+                                        dtype=np.float64)) for W, b in grads])
 
 
 def _to_np(x):

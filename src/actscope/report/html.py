@@ -57,7 +57,7 @@ Intervals are 95% Student-t intervals over seeds{% if n_seeds < 2 %} (with one s
 <td>{{ row.test_loss }}</td><td>{{ row.train_loss }}</td><td>{{ row.std }}</td><td>{{ row.diverged }}</td></tr>
 {% endfor %}
 </table>
-{% for title, html in sections %}<h2>{{ title }}</h2>{{ html }}{% endfor %}
+{% for title, html in sections %}<h2>{{ title }}</h2>{{ html|safe }}{% endfor %}
 <h2>Figures</h2>
 {% for fig in figures %}<h3>{{ fig.title }}</h3><img alt="{{ fig.title }}" src="data:image/png;base64,{{ fig.data }}">
 {% endfor %}

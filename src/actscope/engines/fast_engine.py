@@ -1,0 +1,325 @@
+"""The fast CPU engine: numba kernels over an ensemble laid out member-last.
+
+Parameters live in one array ``theta`` of shape (P, K) (parameter-major, member-last) so
+that a SIMD register holds one parameter of LANES consecutive members. The contract's
+``Layer(W, b)`` arrays are views of theta with the usual shapes ((K, fan_in, fan_out) and
+(K, fan_out)), so every NumPy function still reads them. Kernels are generated for one
+architecture (see ``fast_kernels``), compiled once and cached on disk.
+
+Supported: binary outputs and activations whose registry entry has ``scalar`` expressions;
+anything else runs the NumPy reference code in this engine's dtype (correct, not fast).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from ..model import Layer, MLPSpec, Params, init_params
+from .base import MissingExtraError
+from .fast_kernels import KERNEL_VERSION, UnsupportedActivation, model_source
+from .numpy_engine import NumpyEngine
+
+LANES = {"float32": 32, "float64": 16}
+MAX_PARAMS = 2048  # larger networks would unroll into very long kernels: NumPy path
+OPT_KINDS = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3}
+_LOCK = threading.Lock()
+_MODULES: dict[str, object] = {}
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def n_threads() -> int:
+    """Threads the kernels use ($ACTSCOPE_THREADS, else the CPUs this process may use)."""
+    env = os.environ.get("ACTSCOPE_THREADS")
+    if env:
+        return max(1, int(env))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def run_blocks(fn, n_items: int, *args) -> None:
+    """``fn(*args, lo, hi)`` over [0, n_items) split into one contiguous chunk per thread
+    (the kernels release the GIL)."""
+    t = min(n_threads(), n_items)
+    if t <= 1:
+        fn(*args, 0, n_items)
+        return
+    if not _POOL or _POOL[0]._max_workers < t:
+        _POOL[:] = [ThreadPoolExecutor(max_workers=t, thread_name_prefix="actscope")]
+    edges = np.linspace(0, n_items, t + 1).round().astype(int)
+    futures = [_POOL[0].submit(fn, *args, int(lo), int(hi)) for lo, hi in zip(edges[:-1], edges[1:])]
+    for f in futures:
+        f.result()
+
+
+def n_blocks(K: int, dtype) -> int:
+    lanes = LANES[np.dtype(dtype).name]
+    return -(-K // lanes)
+
+
+def require_numba():
+    """Import numba, or say in one line how to install it."""
+    try:
+        import numba
+    except ImportError:
+        raise MissingExtraError(
+            "the fast engine needs numba: pip install 'actscope[fast]'"
+        ) from None
+    return numba
+
+
+def cache_dir() -> Path:
+    """Where generated kernels and numba's cache live ($ACTSCOPE_KERNEL_CACHE to move it)."""
+    env = os.environ.get("ACTSCOPE_KERNEL_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "actscope" / "kernels"
+
+
+def _tune_llvm() -> None:
+    """Let LLVM vectorise loops with many accumulations (a kernel's lane loop updates every
+    parameter's gradient; the default merge threshold makes LLVM give up and stay scalar).
+    Process-wide, and only an analysis limit: no code's meaning changes."""
+    import llvmlite.binding as llvm
+
+    llvm.set_option("actscope", "-memory-check-merge-threshold=100000")
+
+
+def _load_source(src: str):
+    """Write ``src`` to the cache folder (once, atomically) and import it as a module."""
+    key = hashlib.sha256(f"{KERNEL_VERSION}\n{src}".encode()).hexdigest()[:20]
+    name = f"actscope_kernel_{key}"
+    with _LOCK:
+        if name in _MODULES:
+            return _MODULES[name]
+        require_numba()
+        _tune_llvm()
+        folder = cache_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            folder = Path(tempfile.gettempdir()) / "actscope-kernels"
+            folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.py"
+        if not path.exists():
+            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(src)
+            os.replace(tmp, path)
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        _MODULES[name] = module
+        return module
+
+
+def kernel_exprs(spec: MLPSpec):
+    """Each hidden layer's ((f, params), (f', params)), or None if one has no ``scalar``."""
+    out = []
+    for act in spec.activations:
+        scalar = getattr(act, "scalar", None)
+        if scalar is None:
+            return None
+        out.append(((scalar[0], act.params), (scalar[1], act.params)))
+    return out
+
+
+def supports(spec: MLPSpec) -> bool:
+    """Whether the fast kernels compile this architecture (else the NumPy path runs)."""
+    return spec.n_outputs == 1 and spec.n_params <= MAX_PARAMS and kernel_exprs(spec) is not None
+
+
+def offsets(spec: MLPSpec) -> list[tuple[int, int]]:
+    """Row offset of each layer's W and b in theta."""
+    out, off = [], 0
+    for fi, fo in spec.weight_shapes:
+        out.append((off, off + fi * fo))
+        off += fi * fo + fo
+    return out
+
+
+def views(spec: MLPSpec, theta: np.ndarray) -> Params:
+    """The contract's Layer(W, b) views of a (P, K) theta."""
+    K = theta.shape[1]
+    out = []
+    for (fi, fo), (wo, bo) in zip(spec.weight_shapes, offsets(spec)):
+        W = theta[wo:wo + fi * fo].reshape(fi, fo, K).transpose(2, 0, 1)
+        b = theta[bo:bo + fo].T
+        out.append(Layer(W, b))
+    return out
+
+
+def pack(spec: MLPSpec, params: Params, dtype) -> np.ndarray:
+    """A new (P, K) theta holding ``params``."""
+    K = params[0][0].shape[0]
+    theta = np.empty((spec.n_params, K), dtype=dtype)
+    for (W, b), (wo, bo), (fi, fo) in zip(params, offsets(spec), spec.weight_shapes):
+        theta[wo:wo + fi * fo] = np.asarray(W).reshape(K, fi * fo).T
+        theta[bo:bo + fo] = np.asarray(b).T
+    return theta
+
+
+def theta_of(spec: MLPSpec, params: Params, dtype) -> np.ndarray | None:
+    """The theta that ``params`` are views of (no copy), or None."""
+    base = getattr(params[0][0], "base", None)
+    if (not isinstance(base, np.ndarray) or base.dtype != dtype or base.ndim != 2
+            or base.shape != (spec.n_params, params[0][0].shape[0]) or not base.flags.c_contiguous):
+        return None
+    for (W, b), (V, c) in zip(params, views(spec, base)):
+        for x, y in ((W, V), (b, c)):
+            if (x.base is not base or x.shape != y.shape or x.strides != y.strides
+                    or x.__array_interface__["data"][0] != y.__array_interface__["data"][0]):
+                return None
+    return base
+
+
+def pcg_states(streams) -> np.ndarray | None:
+    """(K, 6) uint64 PCG64 states of numpy Generators, or None if any is something else."""
+    out = np.empty((len(streams), 6), dtype=np.uint64)
+    mask = (1 << 64) - 1
+    for k, st in enumerate(streams):
+        if not isinstance(st, np.random.Generator) or type(st.bit_generator).__name__ != "PCG64":
+            return None
+        s = st.bit_generator.state
+        state, inc = s["state"]["state"], s["state"]["inc"]
+        out[k] = (state >> 64, state & mask, inc >> 64, inc & mask, s["has_uint32"], s["uinteger"])
+    return out
+
+
+class FastEngine(NumpyEngine):
+    """The engine contract with numba kernels for training and evaluation."""
+
+    name = "fast"
+
+    def __init__(self, dtype: str = "float64", device: str = "cpu") -> None:
+        require_numba()
+        super().__init__(dtype=dtype, device=device)
+
+    def kernels(self, spec: MLPSpec):
+        """The compiled module for ``spec`` (compiled on first use), or None if unsupported."""
+        if not supports(spec):
+            return None
+        try:
+            src = model_source(spec.sizes, kernel_exprs(spec), self.dtype.name, LANES[self.dtype.name])
+        except (UnsupportedActivation, SyntaxError):
+            return None
+        return _load_source(src)
+
+    # contract -----------------------------------------------------------------------------
+    def from_numpy(self, params: Params) -> Params:
+        shapes = [tuple(np.shape(W)[1:]) for W, _ in params]
+        spec = _shape_spec(shapes)
+        return views(spec, pack(spec, params, self.dtype))
+
+    def to_numpy(self, params: Params) -> Params:
+        return [Layer(np.array(W, dtype=np.float64, order="C"), np.array(b, dtype=np.float64, order="C"))
+                for W, b in params]
+
+    def init(self, spec: MLPSpec, seeds, rng: str = "default") -> Params:
+        return views(spec, pack(spec, init_params(spec, seeds, rng), self.dtype))
+
+    def loss_and_accuracy(self, spec: MLPSpec, params: Params, X, y):
+        mod = self.kernels(spec)
+        if mod is None or np.ndim(X) != 2:
+            return super().loss_and_accuracy(spec, params, X, y)
+        theta = theta_of(spec, params, self.dtype)
+        if theta is None:
+            theta = pack(spec, params, self.dtype)
+        K = theta.shape[1]
+        loss, acc = np.empty(K), np.empty(K)
+        Xd = np.ascontiguousarray(X, dtype=self.dtype)
+        yd = np.ascontiguousarray(y, dtype=self.dtype)
+        run_blocks(mod.evaluate, n_blocks(K, self.dtype), theta, Xd, yd, loss, acc, LANES[self.dtype.name])
+        return loss, acc
+
+    # the fused training path used by train.fit ---------------------------------------------
+    def epoch_trainer(self, spec: MLPSpec, params: Params, X, y, train, streams):
+        """A FusedTrainer for these params, or None when the kernels do not cover the spec."""
+        mod = self.kernels(spec)
+        if mod is None or train.optimizer not in OPT_KINDS:
+            return None
+        return FusedTrainer(self, mod, spec, params, X, y, train, streams)
+
+
+class FusedTrainer:
+    """Runs whole epochs in one kernel call; owns theta and the optimiser state."""
+
+    def __init__(self, engine: FastEngine, mod, spec: MLPSpec, params: Params, X, y, train, streams):
+        self.mod, self.spec, self.train, self.streams = mod, spec, train, streams
+        dt = engine.dtype
+        self.theta = pack(spec, params, dt)  # a copy: the caller's params are not modified
+        self.kind = OPT_KINDS[train.optimizer]
+        shape = self.theta.shape if self.kind else (1, 1)
+        self.s1 = np.zeros(shape, dt)
+        self.s2 = np.zeros(self.theta.shape if self.kind == 3 else (1, 1), dt)
+        self.X = np.ascontiguousarray(np.asarray(X), dtype=dt)
+        self.y = np.ascontiguousarray(np.asarray(y), dtype=dt)
+        n = self.X.shape[0]
+        self.B = min(train.batch_size, n)
+        self.n_batches = -(-n // self.B)
+        self.t = 0
+        self.pcg = pcg_states(streams) if train.shuffle else None
+        self.hyper = np.array([train.lr, train.momentum, train.betas[0], train.betas[1], train.eps,
+                               train.weight_decay], dtype=np.float64)
+
+    @property
+    def params(self) -> Params:
+        """Views of the current parameters (updated in place by the next epoch)."""
+        return views(self.spec, self.theta)
+
+    def run_epoch(self, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One epoch: (mean minibatch loss (K,), points right (K,), members still kept (K,))."""
+        K, n = self.theta.shape[1], self.X.shape[0]
+        no_perms = np.zeros((1, 1), np.int64)
+        if not self.train.shuffle:
+            mode, perms, pcg = 0, no_perms, np.zeros((1, 6), np.uint64)
+        elif self.pcg is not None:
+            mode, perms, pcg = 2, no_perms, self.pcg
+        else:
+            perms = np.stack([st.permutation(n) for st in self.streams]).astype(np.int64)
+            mode, pcg = 1, np.zeros((1, 6), np.uint64)
+        still = np.array(keep, dtype=np.bool_, copy=True)
+        loss, correct = np.empty(K), np.empty(K)
+        run_blocks(self.mod.train_epoch, n_blocks(K, self.theta.dtype), self.theta, self.s1, self.s2,
+                   self.X, self.y, perms, pcg, mode, self.B, self.kind, self.hyper, self.t, still,
+                   loss, correct, LANES[self.theta.dtype.name])
+        self.t += self.n_batches
+        return loss, correct, still
+
+
+def _shape_spec(shapes: list[tuple[int, int]]) -> MLPSpec:
+    """A spec with these weight shapes (only its sizes are used, for packing)."""
+    sizes = [shapes[0][0]] + [fo for _, fo in shapes]
+    n_classes = 2 if sizes[-1] == 1 else sizes[-1]
+    return MLPSpec(n_inputs=sizes[0], hidden=sizes[1:-1], activation="identity", n_classes=n_classes)
+
+
+def _rng_module():
+    return _load_source(model_source((1, 1, 1), [(("z", {}), ("1.0", {}))], "float64", 4))
+
+
+class BatchOrders:
+    """Each epoch's batch order for every member, as ``st.permutation(n)`` draws them from
+    ``streams``: in parallel numba for PCG64 Generators (whose Python objects are then
+    left where they were), in Python otherwise."""
+
+    def __init__(self, streams, n: int):
+        self.streams, self.n = streams, n
+        self.pcg = pcg_states(streams)
+        self.mod = _rng_module() if self.pcg is not None else None
+
+    def next(self) -> np.ndarray:
+        if self.pcg is None:
+            return np.stack([st.permutation(self.n) for st in self.streams]).astype(np.int64)
+        out = np.empty((len(self.streams), self.n), np.int64)
+        run_blocks(self.mod.permutations, len(self.streams), self.pcg, out)
+        return out

@@ -1,0 +1,183 @@
+"""Figures of the mean-field theory (``actscope.theory``): they draw, theory computes.
+
+- `phase_diagram_figure`: log χ₁ over (σw², σb²) with the critical line, and points on it.
+- `propagation_figure`: predicted against measured q^l and c^l of deep random networks.
+- `init_phase_figure` / `init_phase_section`: where an experiment's initialisation sits
+  in the phase diagram of each of its activations (registered in the run report).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+from markupsafe import Markup
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+
+from .. import theory
+from ..runs import Run
+from .html import add_figure, add_section
+from .style import CYCLE, MUTED, RC, TEXT
+
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
+
+
+def _draw_diagram(ax, d: theory.PhaseDiagram, points=()) -> object:
+    """log χ₁ as colour (red chaotic, blue ordered), the critical line in black."""
+    finite = d.log_chi1[np.isfinite(d.log_chi1)]
+    lo = min(float(finite.min()) if finite.size else -1.0, -1e-3)
+    hi = max(float(finite.max()) if finite.size else 1.0, 1e-3)
+    mesh = ax.pcolormesh(d.sigma_w2, d.sigma_b2, np.clip(d.log_chi1, lo, hi), shading="auto",
+                         cmap="RdBu_r", norm=TwoSlopeNorm(0.0, lo, hi))
+    ok = np.isfinite(d.critical_w2)
+    if ok.any():
+        ax.plot(d.critical_w2[ok], d.critical_b2[ok], color="black", lw=2.2, label="critical line χ₁ = 1")
+    jump = ok & ~(d.critical_continuous if d.critical_continuous is not None else ok)
+    if jump.any():
+        ax.plot(d.critical_w2[jump], d.critical_b2[jump], "x", color="#f4a261", ms=7, mew=2,
+                label="χ₁ jumps across 1 (q* changes branch)")
+    for i, (w2, b2, label) in enumerate(points):
+        ax.plot([w2], [b2], _MARKERS[i % len(_MARKERS)], color=CYCLE[i % len(CYCLE)], ms=10,
+                mec="white", mew=1.5, label=label)
+    ax.set_xlim(d.sigma_w2.min(), d.sigma_w2.max())
+    ax.set_ylim(d.sigma_b2.min(), d.sigma_b2.max())
+    ax.set_xlabel("σw²  (weights ~ N(0, σw²/fan_in))", color=MUTED)
+    ax.set_ylabel("σb²  (biases ~ N(0, σb²))", color=MUTED)
+    box = dict(boxstyle="round,pad=0.25", fc="white", ec="none", alpha=0.8)
+    ax.text(0.03, 0.95, "ordered", transform=ax.transAxes, color="#1f4e9c", fontsize=11, va="top",
+            bbox=box)
+    ax.text(0.97, 0.95, "chaotic", transform=ax.transAxes, color="#a11d21", fontsize=11, va="top",
+            ha="right", bbox=box)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(False)
+    return mesh
+
+
+def phase_diagram_figure(diagram: theory.PhaseDiagram, points=()) -> Figure:
+    """The (σw², σb²) phase diagram of one activation; ``points``: (σw², σb², label)."""
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(8, 5.5))
+        mesh = _draw_diagram(ax, diagram, points)
+        fig.colorbar(mesh, ax=ax, label="log χ₁  (χ₁ = σw² E[φ'(√q* z)²])")
+        ax.set_title(f"{diagram.activation}: order-to-chaos phase diagram (mean-field theory)",
+                     color=TEXT, fontsize=12)
+        fig.tight_layout()
+    return fig
+
+
+def propagation_figure(result: theory.Propagation) -> Figure:
+    """q^l and c^l layer by layer: theory (lines) against random networks (markers, ±1 sd)."""
+    layers = np.arange(1, result.depth + 1)
+    with plt.rc_context(RC):
+        fig, (axq, axc) = plt.subplots(1, 2, figsize=(13, 5))
+        for i, q0 in enumerate(result.q0):
+            col = CYCLE[i % len(CYCLE)]
+            axq.plot(layers, result.q_pred[i], "-", color=col, lw=2, label=f"theory, q⁰ = {q0:g}")
+            axq.errorbar(layers, result.q_meas[i], yerr=result.q_meas_std[i], fmt="o", color=col,
+                         ms=4, capsize=2, label=f"measured, q⁰ = {q0:g}")
+        fp = result.fixed
+        if fp is not None and fp.bounded:
+            axq.axhline(fp.q_star, color=MUTED, ls=":", lw=1, label=f"q* = {fp.q_star:.4g}")
+        axq.set_xlabel("layer l", color=MUTED)
+        axq.set_ylabel("q^l = mean squared pre-activation", color=MUTED)
+        axq.set_title("length map", color=TEXT)
+        axq.legend(fontsize=8)
+        for i, c0 in enumerate(result.c0):
+            col = CYCLE[(i + 3) % len(CYCLE)]
+            axc.plot(layers, result.c_pred[i], "-", color=col, lw=2, label=f"theory, c⁰ = {c0:g}")
+            axc.errorbar(layers, result.c_meas[i], yerr=result.c_meas_std[i], fmt="o", color=col,
+                         ms=4, capsize=2, label=f"measured, c⁰ = {c0:g}")
+        if fp is not None and math.isfinite(fp.c_star):
+            axc.axhline(fp.c_star, color=MUTED, ls=":", lw=1, label=f"c* = {fp.c_star:.4g}")
+        axc.set_xlabel("layer l", color=MUTED)
+        axc.set_ylabel("c^l = correlation of two inputs' pre-activations", color=MUTED)
+        axc.set_title("correlation map", color=TEXT)
+        axc.legend(fontsize=8)
+        phase = f", {fp.phase} (χ₁ = {fp.chi1:.3f})" if fp is not None else ""
+        fig.suptitle(f"{result.activation}, σw² = {result.sigma_w2:g}, σb² = {result.sigma_b2:g}{phase}: "
+                     f"{result.n_networks} random networks of width {result.width}", color=TEXT)
+        fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
+    """Write ``fig`` to ``path`` (format from the suffix) via a temporary name; close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _by_activation(points: list[theory.InitPoint]) -> dict[str, list[tuple[float, float, str]]]:
+    """Distinct (σw², σb², label) per activation, layers of an arm merged."""
+    out: dict[str, dict[tuple, list]] = {}
+    for p in points:
+        key = (p.point.sigma_w2, p.point.sigma_b2, p.arm)
+        out.setdefault(p.activation, {}).setdefault(key, []).append(p.layer)
+    return {act: [(w2, b2, f"{arm} ({_layers(ls)})") for (w2, b2, arm), ls in d.items()]
+            for act, d in out.items()}
+
+
+def _layers(ls: list[int]) -> str:
+    return f"layer {ls[0]}" if len(ls) == 1 else f"layers {min(ls)}-{max(ls)}"
+
+
+def init_phase_figure(run: Run) -> Figure | None:
+    """One phase diagram per activation of the run, with each arm's initialisation."""
+    groups = _by_activation(theory.experiment_init_points(run))
+    if not groups:
+        return None
+    n = len(groups)
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(1, n, figsize=(7 * n, 5.2), squeeze=False)
+        for ax, (act, pts) in zip(axes[0], groups.items()):
+            d = theory.phase_diagram(act, n_w=30, n_b=12, include=[(w, b) for w, b, _ in pts])
+            mesh = _draw_diagram(ax, d, pts)
+            fig.colorbar(mesh, ax=ax, label="log χ₁")
+            ax.set_title(f"{act}", color=TEXT, fontsize=12)
+        fig.suptitle("Where each arm's initialisation sits in the mean-field phase diagram",
+                     color=TEXT, fontsize=12)
+        fig.tight_layout()
+    return fig
+
+
+def _num(v: float) -> str:
+    return "inf" if math.isinf(v) else f"{v:.4g}"
+
+
+def init_phase_section(run: Run) -> Markup | None:
+    """HTML table: per arm and hidden layer, (σw², σb²), q*, χ₁, phase and ξ_c."""
+    points = theory.experiment_init_points(run)
+    if not points:
+        return None
+    rows, seen = [], {}
+    for p in points:
+        seen.setdefault((p.arm, p.activation, p.point.sigma_w2, p.point.sigma_b2), []).append(p)
+    for (arm, act, _, _), ps in seen.items():
+        f = ps[0].point
+        cells = [arm, _layers([p.layer for p in ps]), act, ps[0].init, _num(f.sigma_w2),
+                 _num(f.sigma_b2), _num(f.q_star), _num(f.chi1), f.phase, _num(f.xi_c)]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    head = ("<tr><th>arm</th><th>hidden</th><th>activation</th><th>init</th><th>σw²</th><th>σb²</th>"
+            "<th>q*</th><th>χ₁</th><th>phase</th><th>ξ_c</th></tr>")
+    note = ("<p class=\"note\">Mean-field theory of wide random networks (Poole et al. 2016, "
+            "Schoenholz et al. 2017): with weights ~ N(0, σw²/fan_in) and biases ~ N(0, σb²), "
+            "χ₁ &lt; 1 is the ordered phase (inputs' correlations go to 1, gradients vanish), "
+            "χ₁ &gt; 1 the chaotic one; ξ_c is the depth over which correlations can be told apart. "
+            "The first layer sees the data, so for it these are a guide only.</p>")
+    return Markup(f"{note}<table>{head}{''.join(rows)}</table>")
+
+
+add_figure("theory_phase_diagram", init_phase_figure)
+add_section("Signal propagation (mean-field theory)", init_phase_section)

@@ -1,0 +1,179 @@
+"""The playground's HTTP routes (FastAPI): sessions, actions, server-sent events, export.
+
+The routes are thin: validation lives in schema.py, state and training in session.py,
+what is drawn in views.py and static/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Literal
+
+from fastapi import Body, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+
+from ..errors import InputError
+from .schema import (
+    OPTIMIZERS,
+    PlaygroundConfig,
+    export_toml,
+    format_errors,
+    limits_for_page,
+    parse_config,
+    playground_datasets,
+)
+from .session import SessionLimitError, SessionManager, Settings
+
+STATIC = Path(__file__).parent / "static"
+HEARTBEAT_S = 10.0
+MAX_BODY = 16_384  # bytes: a playground config is a few hundred
+
+
+def _options() -> dict:
+    from ..activations import get_activation, list_activations
+    from ..model import all_init_schemes
+
+    return {
+        "activations": [{"name": n, "family": get_activation(n).family} for n in list_activations()],
+        "datasets": playground_datasets(), "inits": all_init_schemes(), "optimizers": list(OPTIMIZERS),
+        "limits": limits_for_page(), "defaults": PlaygroundConfig().model_dump(),
+    }
+
+
+def _config_from(body) -> PlaygroundConfig:
+    if not isinstance(body, dict):
+        raise HTTPException(422, f"the request body must be a JSON object, got {type(body).__name__}")
+    try:
+        return parse_config(body)
+    except InputError as err:
+        raise HTTPException(422, str(err)) from None
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The playground application; ``settings`` sets the server-wide limits."""
+    manager = SessionManager(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        async def sweeper():
+            while True:
+                await asyncio.sleep(manager.settings.sweep_every_s)
+                manager.sweep()
+
+        task = asyncio.create_task(sweeper())
+        try:
+            yield
+        finally:
+            task.cancel()
+            manager.close_all()
+
+    app = FastAPI(title="actscope playground", lifespan=lifespan)
+    app.state.manager = manager
+
+    @app.middleware("http")
+    async def _small_bodies(request: Request, call_next):
+        size = request.headers.get("content-length", "0")
+        if not size.isdigit() or int(size) > MAX_BODY:
+            return JSONResponse({"detail": f"request body of {size} bytes refused: at most {MAX_BODY} "
+                                           "bytes are allowed"}, status_code=413)
+        return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        errors = exc.errors()
+        if errors and errors[0].get("type") == "json_invalid":
+            ctx = errors[0].get("ctx", {}).get("error", "")
+            return JSONResponse({"detail": f"malformed JSON in the request body: {ctx}".rstrip(": ")},
+                                status_code=400)
+        return JSONResponse({"detail": format_errors(errors)}, status_code=422)
+
+    def session_or_404(sid: str):
+        s = manager.get(sid)
+        if s is None:
+            raise HTTPException(404, f"session {sid!r} not found (expired or never created)")
+        return s
+
+    @app.get("/", include_in_schema=False)
+    async def index():
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/api/options")
+    async def options():
+        return _options()
+
+    @app.post("/api/validate")
+    async def validate(body: dict = Body(...)):
+        return {"config": _config_from(body).model_dump()}
+
+    @app.post("/api/export.toml")
+    async def export_config(body: dict = Body(...)):
+        cfg = _config_from(body)
+        return _toml_response(cfg)
+
+    @app.post("/api/sessions", status_code=201)
+    async def create(body: dict = Body(...)):
+        cfg = _config_from(body)
+        try:
+            s = await manager.create(cfg)
+        except SessionLimitError as err:
+            raise HTTPException(429, str(err)) from None
+        return Response(s.payload, media_type="application/json", status_code=201)
+
+    @app.get("/api/sessions/{sid}")
+    async def current(sid: str):
+        return Response(session_or_404(sid).payload, media_type="application/json")
+
+    @app.put("/api/sessions/{sid}/config")
+    async def configure(sid: str, body: dict = Body(...)):
+        s = session_or_404(sid)
+        await s.configure(_config_from(body))
+        return Response(s.payload, media_type="application/json")
+
+    @app.post("/api/sessions/{sid}/{action}")
+    async def act(sid: str, action: Literal["play", "pause", "step", "reset"]):
+        s = session_or_404(sid)
+        await getattr(s, action)()
+        return Response(s.payload, media_type="application/json")
+
+    @app.delete("/api/sessions/{sid}")
+    async def delete(sid: str):
+        if not manager.drop(sid):
+            raise HTTPException(404, f"session {sid!r} not found")
+        return {"deleted": sid}
+
+    @app.get("/api/sessions/{sid}/config.toml")
+    async def export_session(sid: str):
+        return _toml_response(session_or_404(sid).cfg)
+
+    @app.get("/api/sessions/{sid}/events")
+    async def events(sid: str, request: Request):
+        s = session_or_404(sid)
+
+        async def stream():
+            version = -1
+            while not await request.is_disconnected():
+                if sid not in manager.sessions:
+                    yield "event: gone\ndata: {}\n\n"
+                    return
+                s.touch()
+                if await s.wait_newer(version, HEARTBEAT_S):
+                    version = s.version
+                    yield f"id: {version}\ndata: {s.payload}\n\n"
+                else:
+                    yield ": heartbeat\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _toml_response(cfg: PlaygroundConfig) -> PlainTextResponse:
+    name = cfg.to_experiment().name
+    return PlainTextResponse(export_toml(cfg), media_type="application/toml",
+                             headers={"Content-Disposition": f'attachment; filename="{name}.toml"'})

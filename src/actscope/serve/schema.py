@@ -1,0 +1,189 @@
+"""What a browser may ask for: the playground's settings, validated with limits.
+
+Every field has a range; names (dataset, activation, init) are checked against what is
+registered when the request arrives. ``to_experiment`` turns the settings into the
+project's own ExperimentSpec, so the playground trains exactly what ``actscope run``
+would, and the exported TOML is valid by construction.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..config import ExperimentSpec, parse_spec
+from ..errors import InputError
+
+# Limits: a browser can never ask the server for more work than this.
+LIMITS = {
+    "noise": (0.0, 1.0),
+    "n_samples": (20, 2000),
+    "test_fraction": (0.1, 0.9),
+    "depth": (1, 6),
+    "width": (1, 32),
+    "lr": (1e-5, 10.0),
+    "batch_size": (1, 512),
+    "seed": (0, 2**31 - 1),
+    "epochs": (1, 5000),
+    "epochs_per_update": (1, 50),
+    "update_rate": (1, 20),
+}
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+# fields that only change what is shown or how fast: changing them keeps the training state
+VIEW_FIELDS = frozenset({"layer", "epochs", "epochs_per_update", "update_rate"})
+
+
+# the issue's order first; any other registered 2-D two-class generator follows
+PREFERRED = ("moons", "circles", "xor", "spiral", "blobs", "checkerboard")
+DATASET_EXTRAS = {"blobs": {"centers": 2}}  # two Gaussian blobs: a two-class task
+
+
+@cache
+def _playable(name: str) -> bool:
+    """Whether generator ``name`` gives 2-D points in two classes (tried on a few points)."""
+    from ..config import DataSpec
+    from ..datasets import GENERATORS
+
+    try:
+        X, y, *_ = GENERATORS[name](DataSpec(name=name, n_samples=40, **DATASET_EXTRAS.get(name, {})))
+    except Exception:  # a generator that needs more (a CSV path...) is not for the playground
+        return False
+    return np.asarray(X).ndim == 2 and np.asarray(X).shape[1] == 2 and len(np.unique(y)) == 2
+
+
+def playground_datasets() -> list[str]:
+    """The registered datasets the playground can train on and draw, issue order first."""
+    from ..datasets import GENERATORS
+
+    names = [n for n in GENERATORS if _playable(n)]
+    return sorted(names, key=lambda n: (PREFERRED.index(n) if n in PREFERRED else len(PREFERRED), n))
+
+
+def _rng(name: str):
+    lo, hi = LIMITS[name]
+    return Field(ge=lo, le=hi)
+
+
+class PlaygroundConfig(BaseModel):
+    """Everything that defines one playground session (and nothing else)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = "moons"
+    noise: Annotated[float, _rng("noise")] = 0.18
+    n_samples: Annotated[int, _rng("n_samples")] = 400
+    test_fraction: Annotated[float, _rng("test_fraction")] = 0.25
+    depth: Annotated[int, _rng("depth")] = 2
+    width: Annotated[int, _rng("width")] = 8
+    act_a: str = "sigmoid"
+    act_b: str = "relu"
+    init: str = "auto"
+    optimizer: Literal["sgd", "momentum", "nesterov", "adam"] = "sgd"
+    lr: Annotated[float, _rng("lr")] = 0.05
+    batch_size: Annotated[int, _rng("batch_size")] = 64
+    seed: Annotated[int, _rng("seed")] = 42
+    data_seed: Annotated[int, _rng("seed")] = 42
+    epochs: Annotated[int, _rng("epochs")] = 800
+    epochs_per_update: Annotated[int, _rng("epochs_per_update")] = 5
+    update_rate: Annotated[float, _rng("update_rate")] = 10.0
+    layer: Annotated[int, Field(ge=1, le=LIMITS["depth"][1])] = 1
+
+    @field_validator("dataset")
+    @classmethod
+    def _known_dataset(cls, v: str) -> str:
+        names = playground_datasets()
+        if v not in names:
+            raise ValueError("not a 2-D two-class dataset the playground can draw; "
+                             f"known: {', '.join(names)}")
+        return v
+
+    @field_validator("act_a", "act_b")
+    @classmethod
+    def _known_activation(cls, v: str) -> str:
+        from ..activations import list_activations
+
+        if v not in list_activations():
+            raise ValueError(f"unknown activation; known: {', '.join(list_activations())}")
+        return v
+
+    @field_validator("init")
+    @classmethod
+    def _known_init(cls, v: str) -> str:
+        from ..model import all_init_schemes
+
+        if v not in all_init_schemes():
+            raise ValueError(f"unknown init scheme; known: {', '.join(all_init_schemes())}")
+        return v
+
+    @model_validator(mode="after")
+    def _layer_within_depth(self):
+        if self.layer > self.depth:
+            raise ValueError(f"layer = {self.layer}: must be between 1 and depth ({self.depth})")
+        return self
+
+    def training_key(self) -> tuple:
+        """What the training state depends on: a change here resets the session."""
+        return tuple((k, v) for k, v in self.model_dump().items() if k not in VIEW_FIELDS)
+
+    def to_experiment(self, epochs: int | None = None) -> ExperimentSpec:
+        """The equivalent ExperimentSpec (two arms, one seed), validated by config.py."""
+        data = {
+            "name": f"playground-{self.act_a}-vs-{self.act_b}".replace("_", "-"),
+            "description": "Exported from the actscope playground.",
+            "data": {"name": self.dataset, "n_samples": self.n_samples, "noise": self.noise,
+                     "random_state": self.data_seed, "test_size": self.test_fraction,
+                     "split_seed": self.data_seed, **DATASET_EXTRAS.get(self.dataset, {})},
+            "model": {"hidden": [self.width] * self.depth, "init": self.init,
+                      "activation": self.act_a},
+            "train": {"optimizer": self.optimizer, "lr": self.lr, "batch_size": self.batch_size,
+                      "epochs": self.epochs if epochs is None else epochs, "engine": "numpy"},
+            "arms": [{"name": "A-" + self.act_a, "activation": self.act_a},
+                     {"name": "B-" + self.act_b, "activation": self.act_b}],
+            "seeds": {"start": self.seed, "count": 1},
+        }
+        if self.act_a == self.act_b:
+            data["arms"] = [{"name": "A", "activation": self.act_a},
+                            {"name": "B", "activation": self.act_b}]
+        return parse_spec(data, source="playground")
+
+
+def export_toml(cfg: PlaygroundConfig) -> str:
+    """The TOML file for ``actscope run`` that trains what the playground trains."""
+    head = "# Exported from the actscope playground; run it with: actscope run <this file>\n"
+    return head + cfg.to_experiment().to_toml()
+
+
+def limits_for_page() -> dict:
+    return {k: {"min": lo, "max": hi} for k, (lo, hi) in LIMITS.items()}
+
+
+def format_errors(errors: list[dict]) -> str:
+    """One line per request: the field, the value and what is allowed (first error)."""
+    if not errors:
+        return "invalid request"
+    e = errors[0]
+    loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
+    field = ".".join(loc) or "(body)"
+    msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
+    if e.get("type") == "extra_forbidden":
+        return f"unknown field '{field}'; allowed: {', '.join(PlaygroundConfig.model_fields)}"
+    if e.get("type") == "missing":
+        return f"missing field '{field}'"
+    if e.get("type") in ("json_invalid", "model_attributes_type", "dict_type"):
+        return f"the request body must be a JSON object: {msg}"
+    if loc == [] or field == "(body)":
+        return msg
+    return f"{field} = {e.get('input')!r}: {msg}"
+
+
+def parse_config(data: dict) -> PlaygroundConfig:
+    """A PlaygroundConfig from a dict, or an InputError with one clear line."""
+    try:
+        cfg = PlaygroundConfig.model_validate(data)
+    except ValidationError as err:
+        raise InputError(format_errors(err.errors())) from None
+    cfg.to_experiment()  # the project's own validation (raises InputError)
+    return cfg
