@@ -42,6 +42,7 @@ lint: $(VENV)/.full
 
 bench: $(VENV)/.full
 	$(BIN)/python benchmarks/bench_reproduce.py
+	$(BIN)/python benchmarks/bench_ensemble.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -85,24 +85,30 @@ def bench_numpy_loop(d, models: int, epochs: int) -> float:
 def bench_torch_loop(d, models: int, epochs: int) -> float:
     import torch
 
+    torch.set_num_threads(1)  # one tiny network: more threads only add synchronisation
     X = torch.tensor(d.X_train, dtype=torch.float32)
     y = torch.tensor(d.y_train, dtype=torch.float32)[:, None]
+    _torch_epochs(torch, X, y, 0, 1)  # warm up (first-call costs are not per epoch)
     t = time.perf_counter()
     for seed in range(models):
-        torch.manual_seed(seed)
-        net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 8),
-                                  torch.nn.ReLU(), torch.nn.Linear(8, 1))
-        opt = torch.optim.SGD(net.parameters(), lr=LR)
-        lossf = torch.nn.BCEWithLogitsLoss()
-        for _ in range(epochs):
-            idx = torch.randperm(len(X))
-            for i in range(0, len(X), BATCH):
-                b = idx[i:i + BATCH]
-                opt.zero_grad()
-                loss = lossf(net(X[b]), y[b])
-                loss.backward()
-                opt.step()
+        _torch_epochs(torch, X, y, seed, epochs)
     return (time.perf_counter() - t) / (models * epochs) * 1e6
+
+
+def _torch_epochs(torch, X, y, seed: int, epochs: int) -> None:
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.ReLU(), torch.nn.Linear(8, 8),
+                              torch.nn.ReLU(), torch.nn.Linear(8, 1))
+    opt = torch.optim.SGD(net.parameters(), lr=LR)
+    lossf = torch.nn.BCEWithLogitsLoss()
+    for _ in range(epochs):
+        idx = torch.randperm(len(X))
+        for i in range(0, len(X), BATCH):
+            b = idx[i:i + BATCH]
+            opt.zero_grad()
+            loss = lossf(net(X[b]), y[b])
+            loss.backward()
+            opt.step()
 
 
 def bench_sklearn(d, models: int, epochs: int) -> float:
@@ -201,7 +207,8 @@ def machine_peak() -> tuple[float, str]:
     note = "avx512: 2 FMA x 16 lanes" if per_cycle == 64 else "avx2+fma: 2 FMA x 8 lanes"
     if "AuthenticAMD" in open("/proc/cpuinfo").read() and family == 23 and model < 0x30:
         per_cycle, note = 16, "Zen 1: 2 FMA x 4 lanes (256-bit ops split in two)"
-    return cores * mhz / 1e3 * per_cycle, f"{cores} cores x {mhz / 1e3:.2f} GHz x {per_cycle} FLOP/cycle ({note})"
+    how = f"{cores} cores x {mhz / 1e3:.2f} GHz x {per_cycle} FLOP/cycle ({note})"
+    return cores * mhz / 1e3 * per_cycle, how
 
 
 def memory_child(K: int, epochs: int) -> None:

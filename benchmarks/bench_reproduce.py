@@ -41,8 +41,10 @@ def baseline_article_loop(data, epochs=800, lr=0.05, batch=64, seed=42) -> float
             f, df = acts[name]
             for i in range(0, len(idx), batch):
                 xb, yb = X[idx[i:i + batch]], y[idx[i:i + batch]]
-                z1 = xb @ Ws[0] + bs[0]; a1 = f(z1)
-                z2 = a1 @ Ws[1] + bs[1]; a2 = f(z2)
+                z1 = xb @ Ws[0] + bs[0]
+                a1 = f(z1)
+                z2 = a1 @ Ws[1] + bs[1]
+                a2 = f(z2)
                 out = sig(a2 @ Ws[2] + bs[2])
                 d3 = (out - yb) / len(xb)
                 d2 = (d3 @ Ws[2].T) * df(z2, a2)

@@ -133,3 +133,19 @@ def test_an_interrupted_experiment_keeps_its_finished_arms(monkeypatch):
     run = ex.run_experiment(parse_spec(SPEC))
     assert run.interrupted and list(run.arms) == ["relu"]
     assert run.metrics["interrupted"] is True and list(run.metrics["arms"]) == ["relu"]
+
+
+def test_an_arm_that_diverges_is_reported_and_the_experiment_completes(tmp_path):
+    """Every probe copes with diverged members (huge but finite, or NaN, activations)."""
+    spec = parse_spec({**SPEC, "arms": [{"name": "wild", "activation": "relu", "lr": 1e200},
+                                        {"name": "calm", "activation": "sigmoid"}],
+                       "seeds": {"count": 3}})
+    run = run_experiment(spec)
+    wild, calm = run.metrics["arms"]["wild"], run.metrics["arms"]["calm"]
+    assert wild["n_diverged"] == 3 and calm["n_diverged"] == 0
+    assert all(m["test_accuracy"] is None for m in wild["members"])
+    assert all(0 <= m["test_accuracy"] <= 1 for m in calm["members"])
+    path = save_run(run, tmp_path / "r")  # metrics.json is strict JSON: no NaN anywhere
+    import json
+
+    assert json.loads((path / "metrics.json").read_text())["arms"]["wild"]["n_diverged"] == 3

@@ -72,7 +72,8 @@ def _do_run(config, out, seeds, no_report, engine, quiet, rng=None) -> None:
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory to write.")
-@click.option("--seeds", type=click.IntRange(min=1), help="Number of seeds per arm (overrides [seeds] count).")
+@click.option("--seeds", type=click.IntRange(min=1),
+              help="Number of seeds per arm (overrides [seeds] count).")
 @click.option("--engine", type=str, help="Engine to train with (overrides [train] engine).")
 @click.option("--rng", type=click.Choice(["default", "article"]),
               help="Random-number protocol (overrides [train] rng): 'default' draws independent "

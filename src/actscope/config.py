@@ -217,7 +217,7 @@ class ProbesSpec(Strict):
 
 class ReportSpec(Strict):
     enabled: bool = True
-    dpi: Annotated[int, Field(ge=30, le=600)] = 110
+    dpi: Annotated[int, Field(ge=30, le=600)] = 100
 
 
 class CustomActivationSpec(Strict):
@@ -236,6 +236,8 @@ class CustomActivationSpec(Strict):
 
 def register_custom_activations(specs: dict[str, CustomActivationSpec] | None) -> None:
     """Register the formula activations of a spec (idempotent)."""
+    if not specs:
+        return  # no formulas: do not import sympy (about 1 s)
     from .formula import register_formula
 
     for name, c in (specs or {}).items():

@@ -181,7 +181,8 @@ def run_experiment(spec: ExperimentSpec | str | Path, progress=None) -> Run:
         run.interrupted = True
     points = probes.resolve_points(spec.probes.points, data)
     trained_s = time.perf_counter() - started - (setup.seconds if setup is not None else 0.0)
-    run.metrics = compute_metrics(run, engine, points, setup)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # diverged members
+        run.metrics = compute_metrics(run, engine, points, setup)
     if setup is not None:
         run.metrics["timing"] = {"train_s": round(trained_s, 3), "probes_s": round(setup.seconds, 3)}
     for name, info in tuning.items():

@@ -277,11 +277,15 @@ def probe_accuracy(H_fit, y_fit, H_eval, y_eval, C: float = PROBE_C) -> np.ndarr
     for k in range(H_fit.shape[0]):
         if not (np.isfinite(H_fit[k]).all() and np.isfinite(H_eval[k]).all()):
             continue
-        sc = StandardScaler().fit(H_fit[k])
+        with np.errstate(over="ignore", invalid="ignore"):
+            sc = StandardScaler().fit(H_fit[k])
+            Z_fit, Z_eval = sc.transform(H_fit[k]), sc.transform(H_eval[k])
+        if not (np.isfinite(Z_fit).all() and np.isfinite(Z_eval).all()):
+            continue  # finite but astronomically large (a diverging member): no probe
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            clf = LogisticRegression(C=C, max_iter=1000).fit(sc.transform(H_fit[k]), y_fit)
-        acc[k] = clf.score(sc.transform(H_eval[k]), y_eval)
+            clf = LogisticRegression(C=C, max_iter=1000).fit(Z_fit, y_fit)
+        acc[k] = clf.score(Z_eval, y_eval)
     return float(acc[0]) if single else acc
 
 

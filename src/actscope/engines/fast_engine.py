@@ -28,7 +28,7 @@ from .base import MissingExtraError
 from .fast_kernels import KERNEL_VERSION, UnsupportedActivation, model_source
 from .numpy_engine import NumpyEngine
 
-LANES = {"float32": 32, "float64": 16}
+LANES = {"float32": 16, "float64": 8}
 MAX_PARAMS = 2048  # larger networks would unroll into very long kernels: NumPy path
 OPT_KINDS = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3}
 _LOCK = threading.Lock()

@@ -7,7 +7,10 @@ Other modules add figures and sections by registering them (``add_figure``, ``ad
 from __future__ import annotations
 
 import base64
+import multiprocessing as mp
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import jinja2
@@ -47,19 +50,22 @@ img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 {% if interrupted %}<p><b>This run was interrupted: only the finished arms are shown.</b></p>{% endif %}
 <p class="note">{{ n_seeds }} seed(s) per arm; dataset {{ dataset.name }}: {{ dataset.n_train }} train,
 {{ dataset.n_val }} validation, {{ dataset.n_test }} test points; engine {{ engine }}.
-Intervals are 95% Student-t intervals over seeds{% if n_seeds < 2 %} (with one seed no interval can be given){% endif %}.</p>
+Intervals are 95% Student-t intervals over seeds{% if n_seeds < 2 %}
+(with one seed no interval can be given){% endif %}.</p>
 <h2>Results</h2>
 <table>
 <tr><th>arm</th><th>activation</th><th>test accuracy</th><th>95% CI</th><th>test loss</th>
 <th>final train loss</th><th>hidden std (per layer)</th><th>diverged</th></tr>
 {% for row in rows %}
 <tr><td>{{ row.name }}</td><td>{{ row.activation }}</td><td>{{ row.acc }}</td><td>{{ row.ci }}</td>
-<td>{{ row.test_loss }}</td><td>{{ row.train_loss }}</td><td>{{ row.std }}</td><td>{{ row.diverged }}</td></tr>
+<td>{{ row.test_loss }}</td><td>{{ row.train_loss }}</td><td>{{ row.std }}</td>
+<td>{{ row.diverged }}</td></tr>
 {% endfor %}
 </table>
 {% for title, html in sections %}<h2>{{ title }}</h2>{{ html|safe }}{% endfor %}
 <h2>Figures</h2>
-{% for fig in figures %}<h3>{{ fig.title }}</h3><img alt="{{ fig.title }}" src="data:image/png;base64,{{ fig.data }}">
+{% for fig in figures %}<h3>{{ fig.title }}</h3>
+<img alt="{{ fig.title }}" src="data:image/png;base64,{{ fig.data }}">
 {% endfor %}
 {% for note in skipped %}<p class="note">{{ note }}</p>{% endfor %}
 <h2>Configuration</h2><pre>{{ config }}</pre>
@@ -94,24 +100,62 @@ def _rows(run: Run) -> list[dict]:
     return rows
 
 
-def write_figures(run: Run, out_dir: Path, dpi: int = 110) -> tuple[list[Path], list[str]]:
-    """Save every figure that applies to ``run`` as PNG; returns paths and skip notes."""
+_RUN_FOR_WORKERS: Run | None = None  # the run the forked figure workers draw
+
+
+def _all_figures() -> dict[str, tuple[Callable, bool]]:
+    return {**FIGURES, **_EXTRA_FIGURES}
+
+
+def _draw_one(task: tuple[str, Path, int]) -> Path | None:
+    """Draw and save one figure of ``_RUN_FOR_WORKERS`` (in this process or a forked one)."""
+    name, path, dpi = task
+    fig = _all_figures()[name][0](_RUN_FOR_WORKERS)
+    if fig is None:
+        return None
+    fig.savefig(path, dpi=dpi)  # layouts are tight already; a "tight" bbox would draw twice
+    plt.close(fig)
+    return path
+
+
+def _n_workers(n_tasks: int, workers: int | None) -> int:
+    """Processes to draw with: ``workers``, else $ACTSCOPE_REPORT_WORKERS, else the CPU count;
+    1 where processes cannot be forked (the figures then draw in this process)."""
+    if workers is None:
+        workers = int(os.environ.get("ACTSCOPE_REPORT_WORKERS", os.cpu_count() or 1))
+    if "fork" not in mp.get_all_start_methods():
+        return 1
+    return max(1, min(workers, n_tasks))
+
+
+def write_figures(run: Run, out_dir: Path, dpi: int = 110,
+                  workers: int | None = None) -> tuple[list[Path], list[str]]:
+    """Save every figure that applies to ``run`` as PNG; returns paths and skip notes.
+
+    Figures are independent, so they are drawn by a pool of forked processes (matplotlib
+    rendering is CPU-bound and single-threaded); ``workers=1`` draws them here, in order.
+    """
+    global _RUN_FOR_WORKERS
     fig_dir = out_dir / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)
-    paths, skipped = [], []
-    for name, (fn, needs_2d) in {**FIGURES, **_EXTRA_FIGURES}.items():
+    tasks, skipped = [], []
+    for name, (_, needs_2d) in _all_figures().items():
         if needs_2d and not run.dataset.is_2d:
             skipped.append(f"Figure '{name}' skipped: it needs 2-D inputs and this data has "
                            f"{run.dataset.n_features} features.")
             continue
-        fig = fn(run)
-        if fig is None:
-            continue
-        path = fig_dir / f"{name}.png"
-        fig.savefig(path, dpi=dpi)  # layouts are tight already; "tight" bbox would draw twice
-        plt.close(fig)
-        paths.append(path)
-    return paths, skipped
+        tasks.append((name, fig_dir / f"{name}.png", dpi))
+    n = _n_workers(len(tasks), workers)
+    _RUN_FOR_WORKERS = run
+    try:
+        if n > 1:
+            with ProcessPoolExecutor(n, mp_context=mp.get_context("fork")) as pool:
+                results = list(pool.map(_draw_one, tasks))
+        else:
+            results = [_draw_one(t) for t in tasks]
+    finally:
+        _RUN_FOR_WORKERS = None
+    return [p for p in results if p is not None], skipped
 
 
 def write_report(run: Run, out_dir: str | Path) -> Path:

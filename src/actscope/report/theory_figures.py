@@ -142,7 +142,7 @@ def init_phase_figure(run: Run) -> Figure | None:
     with plt.rc_context(RC):
         fig, axes = plt.subplots(1, n, figsize=(7 * n, 5.2), squeeze=False)
         for ax, (act, pts) in zip(axes[0], groups.items()):
-            d = theory.phase_diagram(act, n_w=30, n_b=12, include=[(w, b) for w, b, _ in pts])
+            d = theory.phase_diagram(act, n_w=20, n_b=8, include=[(w, b) for w, b, _ in pts])
             mesh = _draw_diagram(ax, d, pts)
             fig.colorbar(mesh, ax=ax, label="log χ₁")
             ax.set_title(f"{act}", color=TEXT, fontsize=12)
