@@ -68,6 +68,8 @@ BAD = [
      r"model\.hidden\[1\] = -3"),
     ("zero lr", GOOD.replace("epochs = 3", "epochs = 3\nlr = 0"), r"train\.lr = 0"),
     ("negative lr", GOOD.replace("epochs = 3", "epochs = 3\nlr = -0.1"), r"train\.lr = -0\.1"),
+    ("unknown arm init", GOOD.replace('activation = "tanh"', 'activation = "tanh"\ninit = "nope"'),
+     r"arms\[1\]\.init = 'nope': unknown init scheme; known: .*he"),
     ("unknown key", GOOD.replace("epochs = 3", "epochs = 3\nepoks = 4"), r"unknown key 'train\.epoks'"),
     ("toml syntax", GOOD.replace("epochs = 3", "epochs = = 3"), r"TOML syntax error: .*line 8"),
 ]

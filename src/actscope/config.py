@@ -25,6 +25,15 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def check_init_scheme(name: str) -> str:
+    """``name`` if it is a registered init scheme, else a ValueError listing the known ones."""
+    from .model import all_init_schemes
+
+    if name not in all_init_schemes():
+        raise ValueError(f"unknown init scheme; known: {', '.join(all_init_schemes())}")
+    return name
+
+
 def _check_activation(value):
     """Canonical string form(s) of an activation field: a name, ``"leaky_relu(0.1)"``, a
     table ``{name = "leaky_relu", slope = 0.1}``, a formula ``"f(x) = ..."``, or a list."""
@@ -93,14 +102,7 @@ class ModelSpec(Strict):
 
     _v_act = field_validator("activation", mode="before")(classmethod(lambda cls, v: _check_activation(v)))
 
-    @field_validator("init")
-    @classmethod
-    def _known_init(cls, v: str) -> str:
-        from .model import all_init_schemes
-
-        if v not in all_init_schemes():
-            raise ValueError(f"unknown init scheme; known: {', '.join(all_init_schemes())}")
-        return v
+    _v_init = field_validator("init")(classmethod(lambda cls, v: check_init_scheme(v)))
 
 
 class TrainSpec(Strict):
@@ -151,6 +153,7 @@ class ArmSpec(Strict):
     lr: PositiveFloat | None = None
 
     _v_act = field_validator("activation", mode="before")(classmethod(lambda cls, v: _check_activation(v)))
+    _v_init = field_validator("init")(classmethod(lambda cls, v: v if v is None else check_init_scheme(v)))
 
 
 class SeedsSpec(Strict):

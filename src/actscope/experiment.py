@@ -149,6 +149,12 @@ def run_experiment(spec: ExperimentSpec | str | Path, progress=None) -> Run:
     for arm in spec.arms:
         make_engine(arm_train(spec, arm))
     data = load_dataset(spec.data)
+    models = {}
+    for i, arm in enumerate(spec.arms):  # every arm's model is checked before any trains
+        try:
+            models[arm.name] = arm_model(spec, arm, data)
+        except ValueError as err:
+            raise InputError(f"arms[{i}] ({arm.name}): {err}") from None
     seeds = spec.seeds.as_list()
     run = Run(spec=spec, dataset=data, arms={})
     tuning: dict[str, dict] = {}
@@ -157,7 +163,7 @@ def run_experiment(spec: ExperimentSpec | str | Path, progress=None) -> Run:
     marks = set(spec.probes.record_epochs(spec.train.epochs)) if setup is not None else set()
     try:
         for arm in spec.arms:
-            mlp = arm_model(spec, arm, data)
+            mlp = models[arm.name]
             train = arm_train(spec, arm)
             if progress is not None:
                 progress.start(arm.name, train.epochs * tune.n_trials(train))

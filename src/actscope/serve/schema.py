@@ -112,11 +112,9 @@ class PlaygroundConfig(BaseModel):
     @field_validator("init")
     @classmethod
     def _known_init(cls, v: str) -> str:
-        from ..model import all_init_schemes
+        from ..config import check_init_scheme
 
-        if v not in all_init_schemes():
-            raise ValueError(f"unknown init scheme; known: {', '.join(all_init_schemes())}")
-        return v
+        return check_init_scheme(v)
 
     @model_validator(mode="after")
     def _layer_within_depth(self):
