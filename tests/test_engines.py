@@ -8,6 +8,7 @@ import pytest
 import actscope
 from actscope.engines import get_engine
 from actscope.model import Layer, MLPSpec
+from gradcheck import finite_difference_grads
 
 ENGINE = get_engine("numpy")
 
@@ -19,22 +20,8 @@ def _data(rng, n=7, d=2, classes=2):
     return X, y
 
 
-def _fd_grads(spec, params, X, y, eps=1e-6):
-    """Central finite differences of the summed member losses."""
-    out = []
-    for W, b in params:
-        gW, gb = np.zeros_like(W), np.zeros_like(b)
-        for arr, g in ((W, gW), (b, gb)):
-            for idx in np.ndindex(arr.shape):
-                old = arr[idx]
-                arr[idx] = old + eps
-                lp = ENGINE.loss_and_grad(spec, params, X, y)[0].sum()
-                arr[idx] = old - eps
-                lm = ENGINE.loss_and_grad(spec, params, X, y)[0].sum()
-                arr[idx] = old
-                g[idx] = (lp - lm) / (2 * eps)
-        out.append(Layer(gW, gb))
-    return out
+def _fd_grads(spec, params, X, y):
+    return finite_difference_grads(ENGINE, spec, params, X, y)
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])

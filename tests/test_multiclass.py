@@ -12,27 +12,13 @@ from actscope.config import parse_spec
 from actscope.engines import get_engine
 from actscope.model import Layer, MLPSpec
 from actscope.pipeline import run_experiment
+from gradcheck import finite_difference_grads
 
 ENGINE = get_engine("numpy")
 
 
-def _fd(spec, params, X, y, eps=1e-6):
-    out = []
-    for W, b in params:
-        grads = []
-        for arr in (W, b):
-            g = np.zeros_like(arr)
-            for idx in np.ndindex(arr.shape):
-                old = arr[idx]
-                arr[idx] = old + eps
-                lp = ENGINE.loss_and_grad(spec, params, X, y)[0].sum()
-                arr[idx] = old - eps
-                lm = ENGINE.loss_and_grad(spec, params, X, y)[0].sum()
-                arr[idx] = old
-                g[idx] = (lp - lm) / (2 * eps)
-            grads.append(g)
-        out.append(Layer(*grads))
-    return out
+def _fd(spec, params, X, y):
+    return finite_difference_grads(ENGINE, spec, params, X, y)
 
 
 @pytest.mark.parametrize("classes", [3, 4])
