@@ -122,10 +122,7 @@ def test_bad_regularisation_values_are_refused(train, pattern):
 
 def test_torch_engine_trains_with_the_same_dropout_masks(small_moons):
     pytest.importorskip("torch")
-    try:
-        torch_engine = get_engine("torch", dtype="float64")
-    except ValueError:
-        pytest.skip("no torch engine registered")
+    torch_engine = get_engine("torch", dtype="float64")
     spec = MLPSpec(n_inputs=2, hidden=[6, 5], activation=["relu", "softsign"])
     tr = TrainSpec(epochs=4, batch_size=16, dropout=0.3, l1=0.001, l2=0.01)
     p_np, _ = fit(ENGINE, spec, ENGINE.init(spec, [0, 1]), small_moons, tr, [0, 1])

@@ -94,12 +94,70 @@ def fit(
     keep = np.ones(K, dtype=bool)
     diverged_epoch = np.full(K, -1)
     eval_sets = [(s, *data.split(s)) for s in data.splits]
+    # a diverging member overflows: that is recorded below, not warned about
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        _epochs(engine, spec, params, train, streams, X_tr, y_tr, hist, keep, diverged_epoch,
-                eval_sets, opt, n, B, K, on_epoch, grad_norms)
+        mask_rngs = dropout_rngs(engine, train, hist.seeds)
+        trainer = _fused_trainer(engine, spec, params, X_tr, y_tr, train, streams,
+                                 mask_rngs is None and not grad_norms)
+        for epoch in range(train.epochs):
+            if trainer is not None:  # the engine runs the whole epoch: same batches, same history
+                loss_sum, correct_sum, still = trainer.run_epoch(keep)
+                diverged_epoch[keep & ~still] = epoch
+                keep &= still
+                params, n_batches, gn_sum = trainer.params, 1, 0.0
+            else:
+                if train.shuffle:
+                    perms = np.stack([st.permutation(n) for st in streams])
+                else:
+                    perms = np.broadcast_to(np.arange(n), (K, n))
+                perms_dev = engine.asindex(perms)
+                loss_sum = np.zeros(K)
+                correct_sum = np.zeros(K)
+                n_batches = 0
+                gn_sum = 0.0
+                for start in range(0, n, B):
+                    idx = perms_dev[:, start:start + B]
+                    if mask_rngs is None:
+                        loss, grads, acc = engine.loss_and_grad(spec, params, X_tr[idx], y_tr[idx],
+                                                                with_accuracy=True)
+                    else:
+                        masks = dropout_masks(engine, spec, train.dropout, mask_rngs, idx.shape[1])
+                        loss, grads, acc = engine.loss_and_grad(spec, params, X_tr[idx], y_tr[idx],
+                                                                with_accuracy=True, masks=masks)
+                    loss = np.asarray(_to_np(loss), dtype=np.float64)
+                    acc = np.asarray(_to_np(acc), dtype=np.float64)
+                    bad = ~np.isfinite(loss) & keep
+                    if bad.any():
+                        keep &= ~bad
+                        diverged_epoch[bad] = epoch
+                        opt.mask_state(lambda s: _member_where(engine, keep, s))
+                    if not keep.all():
+                        grads = _zero_diverged(engine, keep, grads)
+                    params = opt.step(params, grads)
+                    if grad_norms:
+                        gn_sum = gn_sum + _layer_grad_norms(grads)
+                    loss_sum += np.where(keep, loss, np.nan)
+                    correct_sum += acc * (idx.shape[1])
+                    n_batches += 1
+            hist.record("train/running_loss", epoch, loss_sum / n_batches)
+            if grad_norms:
+                for i, g in enumerate(gn_sum / n_batches):
+                    hist.record(f"train/batch_grad_norm.L{i + 1}", epoch, np.where(keep, g, np.nan))
+            hist.record("train/running_accuracy", epoch, np.where(keep, correct_sum / n, np.nan))
+            if (epoch + 1) % train.eval_every == 0 or epoch == train.epochs - 1:
+                for split, X, y in eval_sets:
+                    loss, acc = engine.loss_and_accuracy(spec, params, X, y)
+                    hist.record(f"{split}/loss", epoch, np.where(keep, loss, np.nan))
+                    hist.record(f"{split}/accuracy", epoch, np.where(keep, acc, np.nan))
+            hist.diverged = ~keep
+            hist.diverged_epoch = diverged_epoch
+            hist.params = params
+            if on_epoch is not None:
+                on_epoch(epoch, hist)
+    hist.params = params
     hist.diverged = ~keep
     hist.diverged_epoch = diverged_epoch
-    return hist.params, hist
+    return params, hist
 
 
 DROPOUT_PURPOSE = 7001  # seeding.aux_rng purpose of the dropout masks
@@ -125,70 +183,6 @@ def dropout_masks(engine, spec: MLPSpec, p: float, rngs: list, n: int) -> list:
         m = np.stack([(r.random((n, width)) >= p) / (1.0 - p) for r in rngs])
         out.append(engine.asarray(m))
     return out
-
-
-def _epochs(engine, spec, params, train, streams, X_tr, y_tr, hist, keep, diverged_epoch,
-            eval_sets, opt, n, B, K, on_epoch, grad_norms=False) -> None:
-    """The epoch loop of ``fit`` (leaves the final parameters in ``hist.params``)."""
-    mask_rngs = dropout_rngs(engine, train, hist.seeds)
-    trainer = _fused_trainer(engine, spec, params, X_tr, y_tr, train, streams,
-                             mask_rngs is None and not grad_norms)
-    for epoch in range(train.epochs):
-        if trainer is not None:  # the engine runs the whole epoch: same batches, same history
-            loss_sum, correct_sum, still = trainer.run_epoch(keep)
-            diverged_epoch[keep & ~still] = epoch
-            keep &= still
-            params, n_batches, gn_sum = trainer.params, 1, 0.0
-        else:
-            if train.shuffle:
-                perms = np.stack([st.permutation(n) for st in streams])
-            else:
-                perms = np.broadcast_to(np.arange(n), (K, n))
-            perms_dev = engine.asindex(perms)
-            loss_sum = np.zeros(K)
-            correct_sum = np.zeros(K)
-            n_batches = 0
-            gn_sum = 0.0
-            for start in range(0, n, B):
-                idx = perms_dev[:, start:start + B]
-                if mask_rngs is None:
-                    loss, grads, acc = engine.loss_and_grad(spec, params, X_tr[idx], y_tr[idx],
-                                                            with_accuracy=True)
-                else:
-                    masks = dropout_masks(engine, spec, train.dropout, mask_rngs, idx.shape[1])
-                    loss, grads, acc = engine.loss_and_grad(spec, params, X_tr[idx], y_tr[idx],
-                                                            with_accuracy=True, masks=masks)
-                loss = np.asarray(_to_np(loss), dtype=np.float64)
-                acc = np.asarray(_to_np(acc), dtype=np.float64)
-                bad = ~np.isfinite(loss) & keep
-                if bad.any():
-                    keep &= ~bad
-                    diverged_epoch[bad] = epoch
-                    opt.mask_state(lambda s: _member_where(engine, keep, s))
-                if not keep.all():
-                    grads = _zero_diverged(engine, keep, grads)
-                params = opt.step(params, grads)
-                if grad_norms:
-                    gn_sum = gn_sum + _layer_grad_norms(grads)
-                loss_sum += np.where(keep, loss, np.nan)
-                correct_sum += acc * (idx.shape[1])
-                n_batches += 1
-        hist.record("train/running_loss", epoch, loss_sum / n_batches)
-        if grad_norms:
-            for i, g in enumerate(gn_sum / n_batches):
-                hist.record(f"train/batch_grad_norm.L{i + 1}", epoch, np.where(keep, g, np.nan))
-        hist.record("train/running_accuracy", epoch, np.where(keep, correct_sum / n, np.nan))
-        if (epoch + 1) % train.eval_every == 0 or epoch == train.epochs - 1:
-            for split, X, y in eval_sets:
-                loss, acc = engine.loss_and_accuracy(spec, params, X, y)
-                hist.record(f"{split}/loss", epoch, np.where(keep, loss, np.nan))
-                hist.record(f"{split}/accuracy", epoch, np.where(keep, acc, np.nan))
-        hist.diverged = ~keep
-        hist.diverged_epoch = diverged_epoch
-        hist.params = params
-        if on_epoch is not None:
-            on_epoch(epoch, hist)
-    hist.params = params
 
 
 def _fused_trainer(engine, spec, params, X_tr, y_tr, train, streams, allowed: bool):
