@@ -7,7 +7,7 @@ import string
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from actscope.cli import main
@@ -136,6 +136,7 @@ def test_any_text_loads_or_is_refused_cleanly(text):
 @given(st.lists(st.one_of(st.tuples(st.sampled_from(["1", "2.5", "-3"]), st.sampled_from(["0", "4", "1e2"]),
                                     st.sampled_from(["cat", "dog"])).map(list),
                           st.lists(CELLS, min_size=3, max_size=3)), min_size=0, max_size=12))
+@example(rows=[["1", "0", "dog"], ["1", "0", "cat"], ["1", "0", "cat"]])  # one class to train on
 def test_cli_on_any_csv_runs_or_exits_2_writing_nothing(tmp_path_factory, rows):
     tmp = tmp_path_factory.mktemp("csvcli")
     lines = ["a,b,kind"] + [",".join(r) for r in rows]

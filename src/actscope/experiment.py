@@ -7,6 +7,8 @@ they differ only in what their ArmSpec sets. Metrics follow the schema of DESIGN
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ from .datasets import Dataset, load_dataset
 from .engines import MissingExtraError, get_engine
 from .errors import InputError
 from .model import MLPSpec
+from .parallel import arm_workers, run_forked
 from .runs import ArmResult, Run
 from .stats import CI_NOTE, TEST_NOTE, compare_arms, mean_ci, summarize_arm
 from .train import History, fit
@@ -127,7 +130,8 @@ def compute_metrics(run: Run, engine, points: dict[str, np.ndarray], setup=None)
                     "n_classes": d.n_classes, "class_names": list(d.class_names)},
         "interrupted": run.interrupted,
         "probes": None if setup is None else {
-            "include": list(setup.include), "split": setup.split, "baseline": setup.baseline,
+            "include": list(setup.include), "split": setup.split,
+            "baseline": {k: float(v) if np.isfinite(v) else None for k, v in setup.baseline.items()},
             "epochs": [e + 1 for e in run.spec.probes.record_epochs(run.spec.train.epochs)]
             + [run.spec.train.epochs], "true_boundary": setup.true_dist is not None},
         "statistics": {"ci": CI_NOTE["t"], "paired": TEST_NOTE},
@@ -135,10 +139,32 @@ def compute_metrics(run: Run, engine, points: dict[str, np.ndarray], setup=None)
     }
 
 
-def run_experiment(spec: ExperimentSpec | str | Path, progress=None) -> Run:
+@dataclass
+class ArmOutcome:
+    """What training one arm gives back (from this process or a forked one)."""
+
+    params: list            # final parameters, NumPy
+    history: History
+    tuning: dict | None     # the learning-rate search, when lr = "tune"
+    train_s: float          # seconds training, probes excluded
+    probe_s: float          # seconds in the probes during training
+
+
+def epoch_loss(hist: History, epoch: int) -> float | None:
+    """The mean running training loss of epoch ``epoch`` over the members still finite."""
+    row = hist.values["train/running_loss"][epoch]
+    finite = row[np.isfinite(row)]
+    return float(finite.mean()) if finite.size else None
+
+
+def run_experiment(spec: ExperimentSpec | str | Path, progress=None,
+                   while_training: Callable[[], None] | None = None) -> Run:
     """Train every arm of ``spec`` and measure it; returns the Run (not yet saved).
 
-    ``progress`` is an optional object with ``start(arm, epochs)`` and ``advance(arm)``.
+    ``progress`` is an optional object with ``start(arm, epochs)`` and ``advance(arm, loss)``.
+    Arms train side by side in forked processes where the engine allows it
+    (`parallel.arm_workers`); the results are the same either way. ``while_training()``
+    runs once in this process while they do (before training, when they train here).
     On KeyboardInterrupt after at least one arm finished, the finished arms are kept and
     the Run is marked ``interrupted``; with none finished the interrupt propagates.
     """
@@ -157,40 +183,70 @@ def run_experiment(spec: ExperimentSpec | str | Path, progress=None) -> Run:
             raise InputError(f"arms[{i}] ({arm.name}): {err}") from None
     seeds = spec.seeds.as_list()
     run = Run(spec=spec, dataset=data, arms={})
-    tuning: dict[str, dict] = {}
-    started = time.perf_counter()
     setup = probes.setup_probes(data, spec.probes, spec.data) if spec.probes.include else None
     marks = set(spec.probes.record_epochs(spec.train.epochs)) if setup is not None else set()
+    arms = {arm.name: arm for arm in spec.arms}
+
+    def train_arm(name: str, send) -> ArmOutcome:
+        """Train arm ``name``; ``send(loss)`` after every epoch (the progress bar)."""
+        arm, mlp = arms[name], models[name]
+        train = arm_train(spec, arm)
+        started, probe_s = time.perf_counter(), setup.seconds if setup is not None else 0.0
+
+        def tick(epoch: int, hist: History) -> None:
+            if epoch in marks:  # probes during training, at the epochs [probes] names
+                probes.record_probes(engine, mlp, hist, epoch, setup)
+            send(epoch_loss(hist, epoch))
+
+        tuning = None
+        if train.lr == "tune":  # one ensemble per rate; validation picks (tune.py)
+            params, hist, tuning = tune.tune_fit(engine, mlp, data, train, seeds, tick)
+        else:
+            params = engine.init(mlp, seeds, rng=train.rng)
+            params, hist = fit(engine, mlp, params, data, train, seeds, on_epoch=tick,
+                               grad_norms=probes.wants_batch_gradients(spec.probes, engine))
+        hist.params = None  # the final parameters travel once, as NumPy
+        probe_s = (setup.seconds if setup is not None else 0.0) - probe_s
+        return ArmOutcome(engine.to_numpy(params), hist, tuning, time.perf_counter() - started - probe_s,
+                          probe_s)
+
+    outcomes: dict[str, ArmOutcome] = {}
+    workers = arm_workers(len(arms), engine)
+
+    def start(name: str) -> None:
+        if progress is not None:
+            train = arm_train(spec, arms[name])
+            progress.start(name, train.epochs * tune.n_trials(train))
+
+    advance = progress.advance if progress is not None else (lambda name, loss: None)
+    started = time.perf_counter()
     try:
-        for arm in spec.arms:
-            mlp = models[arm.name]
-            train = arm_train(spec, arm)
-            if progress is not None:
-                progress.start(arm.name, train.epochs * tune.n_trials(train))
-
-            def tick(epoch: int, hist: History, _name=arm.name, _mlp=mlp) -> None:
-                if epoch in marks:  # probes during training, at the epochs [probes] names
-                    probes.record_probes(engine, _mlp, hist, epoch, setup)
-                if progress is not None:
-                    progress.advance(_name, hist)
-
-            if train.lr == "tune":  # one ensemble per rate; validation picks (tune.py)
-                params, hist, tuning[arm.name] = tune.tune_fit(engine, mlp, data, train, seeds, tick)
-            else:
-                params = engine.init(mlp, seeds, rng=train.rng)
-                params, hist = fit(engine, mlp, params, data, train, seeds, on_epoch=tick,
-                                   grad_norms=probes.wants_batch_gradients(spec.probes, engine))
-            run.arms[arm.name] = ArmResult(arm.name, mlp, list(seeds), engine.to_numpy(params), hist)
+        if workers > 1:  # arms side by side in forked processes (parallel.py)
+            for name in arms:
+                start(name)
+            run_forked(list(arms), train_arm, workers, advance, outcomes, idle=while_training)
+        else:
+            if while_training is not None:
+                while_training()
+            for name in arms:
+                start(name)
+                outcomes[name] = train_arm(name, lambda loss, _name=name: advance(_name, loss))
     except KeyboardInterrupt:
-        if not run.arms:
+        if not outcomes:
             raise
         run.interrupted = True
+    for name in arms:  # in the spec's order, whichever finished first
+        if name in outcomes:
+            out = outcomes[name]
+            run.arms[name] = ArmResult(name, models[name], list(seeds), out.params, out.history)
+    tuning = {name: out.tuning for name, out in outcomes.items() if out.tuning is not None}
     points = probes.resolve_points(spec.probes.points, data)
-    trained_s = time.perf_counter() - started - (setup.seconds if setup is not None else 0.0)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # diverged members
         run.metrics = compute_metrics(run, engine, points, setup)
-    if setup is not None:
-        run.metrics["timing"] = {"train_s": round(trained_s, 3), "probes_s": round(setup.seconds, 3)}
+    if setup is not None:  # process seconds, summed over arms (they may train side by side)
+        probe_s = setup.seconds if workers == 1 else setup.seconds + sum(o.probe_s for o in outcomes.values())
+        run.metrics["timing"] = {"train_s": round(sum(o.train_s for o in outcomes.values()), 3),
+                                 "probes_s": round(probe_s, 3), "arm_workers": workers}
     for name, info in tuning.items():
         if name in run.metrics["arms"]:
             run.metrics["arms"][name]["lr_tuning"] = info

@@ -41,7 +41,7 @@ class Optimizer:
         self.state["t"] = t
         lr = self.lr
         if self.kind == "sgd":
-            return _tree(lambda p, g: p - lr * g, params, grads)
+            return [Layer(W - lr * gW, b - lr * gb) for (W, b), (gW, gb) in zip(params, grads)]
         if self.kind in ("momentum", "nesterov"):
             mu = self.momentum
             buf = self.state.get("buf")

@@ -23,10 +23,11 @@ def run_experiment(
     """
     if not isinstance(spec, ExperimentSpec):
         spec = load_spec(spec)
-    run = _train_and_measure(spec, progress=progress)
+    want_report = save and (spec.report.enabled if report is None else report)
+    run = _train_and_measure(spec, progress=progress,
+                             while_training=_load_report_modules if want_report else None)
     if not save:
         return run
-    want_report = spec.report.enabled if report is None else report
 
     def extra(r: Run, tmp: Path) -> None:
         if want_report:
@@ -36,6 +37,11 @@ def run_experiment(
 
     save_run(run, out, extra=extra)
     return run
+
+
+def _load_report_modules() -> None:
+    """Import matplotlib and the figure modules (about half a second) while arms train."""
+    from . import report  # noqa: F401
 
 
 def rewrite_report(run_dir: str | Path) -> Path:

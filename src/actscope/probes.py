@@ -174,11 +174,8 @@ def signal_stats(engine, spec: MLPSpec, params: Params, X: np.ndarray,
 
 def layer_grad_norms(grads: Params) -> np.ndarray:
     """Euclidean norm of each layer's gradient (weights and bias together): (K, L + 1)."""
-    cols = []
-    for W, b in grads:
-        K = W.shape[0]
-        cols.append(np.sqrt(_np((W * W).reshape(K, -1).sum(-1) + (b * b).reshape(K, -1).sum(-1))))
-    return np.stack(cols, axis=1)
+    sq = [_np((W * W).sum((-2, -1)) + (b * b).sum(-1)) for W, b in grads]
+    return np.sqrt(np.array(sq, dtype=np.float64).T)
 
 
 def gradient_norms(engine, spec: MLPSpec, params: Params, X: np.ndarray, y: np.ndarray) -> np.ndarray:

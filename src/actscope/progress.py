@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-import math
+import time
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 
 class TrainingProgress:
-    """Context manager implementing the ``start(arm, epochs)`` / ``advance(arm, hist)`` protocol."""
+    """Context manager implementing the ``start(arm, epochs)`` / ``advance(arm, loss)`` protocol.
+
+    It refreshes the display from ``advance`` (at most every REFRESH_S seconds) rather than
+    from a background thread, so that forking while it shows is safe."""
+
+    REFRESH_S = 0.1
 
     def __init__(self, enabled: bool = True) -> None:
         self._progress = Progress(
             TextColumn("[bold]{task.description:<14}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[loss]}"), TimeRemainingColumn(),
             console=Console(stderr=True), disable=not enabled, transient=False,
+            auto_refresh=False,  # no refresh thread: arms may train in forked processes
         )
+        self._shown = 0.0
         self._tasks: dict[str, int] = {}
 
     def __enter__(self):
@@ -29,11 +36,10 @@ class TrainingProgress:
     def start(self, arm: str, epochs: int) -> None:
         self._tasks[arm] = self._progress.add_task(arm, total=epochs, loss="")
 
-    def advance(self, arm: str, hist=None) -> None:
-        loss = ""
-        if hist is not None and "train/running_loss" in hist.values:
-            vals = hist.last("train/running_loss")
-            finite = [v for v in vals if math.isfinite(v)]
-            if finite:
-                loss = f"loss {sum(finite) / len(finite):.4f}"
-        self._progress.update(self._tasks[arm], advance=1, loss=loss)
+    def advance(self, arm: str, loss: float | None = None) -> None:
+        """One epoch of ``arm`` done; ``loss``: its mean running training loss, if finite."""
+        self._progress.update(self._tasks[arm], advance=1, loss="" if loss is None else f"loss {loss:.4f}")
+        now = time.monotonic()
+        if now - self._shown > self.REFRESH_S:
+            self._progress.refresh()
+            self._shown = now

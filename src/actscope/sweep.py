@@ -599,7 +599,7 @@ class SweepProgress:
             self._epochs = self._p.add_task(arm, total=epochs)
         self._p.reset(self._epochs, total=epochs, description=arm[:22])
 
-    def advance(self, arm: str, hist=None) -> None:
+    def advance(self, arm: str, loss: float | None = None) -> None:
         if self._epochs is not None:
             self._p.advance(self._epochs)
 

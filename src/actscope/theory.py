@@ -496,10 +496,11 @@ class PhaseDiagram:
 
 
 def phase_diagram(activation, sigma_w2=None, sigma_b2=None, n_w: int = 50, n_b: int = 30,
-                  q0: float = 1.0, include=()) -> PhaseDiagram:
+                  q0: float = 1.0, include=(), rtol: float = 1e-7) -> PhaseDiagram:
     """log χ₁ on a grid, by default σb² in [0, 0.5] (denser near 0) and σw² up to 4 (or 1.5
     times the largest critical σw² there); the critical line through each σb² row of the
-    grid. Default ranges grow to hold the (σw², σb²) pairs in ``include``."""
+    grid, to relative precision ``rtol`` (a figure needs far less than the default).
+    Default ranges grow to hold the (σw², σb²) pairs in ``include``."""
     act = resolve_activation(activation)
     pts = np.asarray(list(include), dtype=np.float64).reshape(-1, 2)
     if sigma_b2 is None:
@@ -526,11 +527,12 @@ def phase_diagram(activation, sigma_w2=None, sigma_b2=None, n_w: int = 50, n_b: 
     rows = np.where(cross.any(axis=1))[0]
     i = cross[rows].argmax(axis=1)
     line = np.full(sigma_b2.shape, np.nan)
-    line[rows] = _refine(act, sigma_b2[rows], sigma_w2[i], sigma_w2[i + 1], q0, 1e-7)
+    line[rows] = _refine(act, sigma_b2[rows], sigma_w2[i], sigma_w2[i + 1], q0, rtol)
     cont = np.ones(sigma_b2.shape, dtype=bool)
-    if rows.size:
-        jump = chi1(act, line[rows] * (1 + 1e-6), sigma_b2[rows], q0) - chi1(
-            act, line[rows] * (1 - 1e-6), sigma_b2[rows], q0)
+    if rows.size:  # across the bracket the bisection left, χ₁ jumps or moves by ~rtol
+        step = max(rtol, 1e-6)
+        jump = chi1(act, line[rows] * (1 + step), sigma_b2[rows], q0) - chi1(
+            act, line[rows] * (1 - step), sigma_b2[rows], q0)
         cont[rows] = jump < CRITICAL_TOL
     return PhaseDiagram(act.name, sigma_w2, sigma_b2, log_chi, sigma_b2.copy(), line, cont)
 

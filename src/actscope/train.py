@@ -16,6 +16,7 @@ from .config import TrainSpec
 from .datasets import Dataset
 from .model import Layer, MLPSpec, Params, advance_past_init
 from .optim import make_optimizer
+from .probes import layer_grad_norms
 from .seeding import aux_rng, batch_stream
 
 # history keys: split/metric; "train/running_loss" is the mean of the epoch's minibatch
@@ -135,11 +136,11 @@ def fit(
                         grads = _zero_diverged(engine, keep, grads)
                     params = opt.step(params, grads)
                     if grad_norms:
-                        gn_sum = gn_sum + _layer_grad_norms(grads)
-                    loss_sum += np.where(keep, loss, np.nan)
+                        gn_sum = gn_sum + layer_grad_norms(grads).T
+                    loss_sum += loss  # a member that diverges is NaN from here on (below)
                     correct_sum += acc * (idx.shape[1])
                     n_batches += 1
-            hist.record("train/running_loss", epoch, loss_sum / n_batches)
+            hist.record("train/running_loss", epoch, np.where(keep, loss_sum / n_batches, np.nan))
             if grad_norms:
                 for i, g in enumerate(gn_sum / n_batches):
                     hist.record(f"train/batch_grad_norm.L{i + 1}", epoch, np.where(keep, g, np.nan))
@@ -195,12 +196,6 @@ def _fused_trainer(engine, spec, params, X_tr, y_tr, train, streams, allowed: bo
     if not allowed or penalties or not hasattr(engine, "epoch_trainer"):
         return None
     return engine.epoch_trainer(spec, params, X_tr, y_tr, train, streams)
-
-
-def _layer_grad_norms(grads: Params) -> np.ndarray:
-    """(L + 1, K): the Euclidean norm of each layer's gradient, weights and bias together."""
-    return np.stack([np.sqrt(np.asarray(_to_np((W * W).reshape(W.shape[0], -1).sum(-1) + (b * b).sum(-1)),
-                                        dtype=np.float64)) for W, b in grads])
 
 
 def _to_np(x):

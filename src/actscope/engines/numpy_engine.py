@@ -28,6 +28,7 @@ class NumpyEngine:
 
     name = "numpy"
     supports_dropout = True  # forward / loss_and_grad take ``masks``
+    fork_safe = True  # no thread pool of its own: arms may train in forked processes
 
     def __init__(self, dtype: str = "float64", device: str = "cpu") -> None:
         if device not in ("cpu", "auto"):
@@ -39,6 +40,8 @@ class NumpyEngine:
 
     # conversion ---------------------------------------------------------------------------
     def asarray(self, x) -> np.ndarray:
+        if type(x) is np.ndarray and x.dtype == self.dtype:  # the common case, every step
+            return x
         x = np.asarray(x)
         return x.astype(self.dtype, copy=False) if x.dtype.kind == "f" else x
 
@@ -85,20 +88,20 @@ class NumpyEngine:
         """Mean cross-entropy per member, computed stably from the logits."""
         if spec.n_outputs == 1:
             s = logits[..., 0]
-            per = np.maximum(s, 0.0) - s * y + np.log1p(np.exp(-np.abs(s)))
+            per = np.logaddexp(0.0, s) - s * y  # softplus(s) - s y, max(s, 0) + log1p(e^-|s|)
         else:
             logp = log_softmax(logits, axis=-1)
             idx = np.broadcast_to(y[..., None].astype(np.intp), (*logits.shape[:-1], 1))
             per = -np.take_along_axis(logp, idx, axis=-1)[..., 0]
-        return per.mean(axis=-1)
+        return per.sum(axis=-1) / per.shape[-1]  # the mean, without np.mean's Python overhead
 
     @staticmethod
     def _correct(spec: MLPSpec, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
         if spec.n_outputs == 1:
-            pred = (logits[..., 0] >= 0).astype(np.int64)
+            pred = logits[..., 0] >= 0
         else:
             pred = logits.argmax(axis=-1)
-        return (pred == y).mean(axis=-1)
+        return (pred == y).sum(axis=-1) / pred.shape[-1]
 
     def loss_and_accuracy(self, spec: MLPSpec, params: Params, X, y):
         out = self.forward(spec, params, X)
@@ -115,7 +118,7 @@ class NumpyEngine:
         yK = _ensemble_labels(np.asarray(y), K)
         loss = self._loss_from_logits(spec, out.logits, yK)
         if spec.n_outputs == 1:
-            delta = (out.prob - yK.astype(out.prob.dtype))[..., None] / N
+            delta = (out.prob - yK.astype(out.prob.dtype, copy=False))[..., None] / N
         else:
             onehot = np.zeros_like(out.prob)
             idx = np.broadcast_to(yK[..., None].astype(np.intp), (*out.prob.shape[:-1], 1))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import multiprocessing as mp
-import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import jinja2
 import matplotlib.pyplot as plt
 
+from ..parallel import can_fork, env_workers, usable_cores
 from ..runs import Run
 from .figures import FIGURES
 
@@ -25,8 +25,14 @@ _EXTRA_FIGURES: dict[str, tuple[Callable, bool]] = {}
 _SECTIONS: dict[str, Callable[[Run], str | None]] = {}
 
 
-def add_figure(name: str, fn: Callable, needs_2d: bool = False) -> None:
+# Figures that take longest to draw: they start first, so that the workers end together
+_HEAVY: set[str] = {"hidden_space", "signal_trace"}
+
+
+def add_figure(name: str, fn: Callable, needs_2d: bool = False, heavy: bool = False) -> None:
     _EXTRA_FIGURES[name] = (fn, needs_2d)
+    if heavy:
+        _HEAVY.add(name)
 
 
 def add_section(name: str, fn: Callable[[Run], str | None]) -> None:
@@ -122,8 +128,8 @@ def _n_workers(n_tasks: int, workers: int | None) -> int:
     """Processes to draw with: ``workers``, else $ACTSCOPE_REPORT_WORKERS, else the CPU count;
     1 where processes cannot be forked (the figures then draw in this process)."""
     if workers is None:
-        workers = int(os.environ.get("ACTSCOPE_REPORT_WORKERS", os.cpu_count() or 1))
-    if "fork" not in mp.get_all_start_methods():
+        workers = env_workers("ACTSCOPE_REPORT_WORKERS", usable_cores())
+    if not can_fork():
         return 1
     return max(1, min(workers, n_tasks))
 
@@ -145,12 +151,14 @@ def write_figures(run: Run, out_dir: Path, dpi: int = 110,
                            f"{run.dataset.n_features} features.")
             continue
         tasks.append((name, fig_dir / f"{name}.png", dpi))
+    order = sorted(range(len(tasks)), key=lambda i: tasks[i][0] not in _HEAVY)  # heavy first
     n = _n_workers(len(tasks), workers)
     _RUN_FOR_WORKERS = run
     try:
         if n > 1:
             with ProcessPoolExecutor(n, mp_context=mp.get_context("fork")) as pool:
-                results = list(pool.map(_draw_one, tasks))
+                drawn = dict(zip(order, pool.map(_draw_one, [tasks[i] for i in order])))
+            results = [drawn[i] for i in range(len(tasks))]  # the report keeps the registry's order
         else:
             results = [_draw_one(t) for t in tasks]
     finally:

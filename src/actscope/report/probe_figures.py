@@ -193,7 +193,7 @@ def representation_figure(run: Run) -> Figure | None:
             off = 0.06 * (j - (len(run.arms) - 1) / 2)
             for ax, key, scale in ((axes[0], "repr.pr", 1.0), (axes[1], "repr.probe_acc", 100.0)):
                 x, m, lo, hi = _layers(run, name, key)
-                if f"{key}.L0" in base:
+                if base.get(f"{key}.L0") is not None:  # None: the probe had one class to fit
                     x, m, lo, hi = [0] + x, [base[f"{key}.L0"]] + m, [0.0] + lo, [0.0] + hi
                 _errorbar(ax, x, [scale * v for v in m], [scale * v for v in lo], [scale * v for v in hi],
                           colors[name], name if scale == 1.0 else None, "o-", off)
