@@ -211,14 +211,33 @@ def machine_peak() -> tuple[float, str]:
     return cores * mhz / 1e3 * per_cycle, how
 
 
-def memory_child(K: int, epochs: int) -> None:
-    """Run in a subprocess: train K members (fast, float32) and print the peak RSS."""
+class _Enough(Exception):
+    """Raised from the epoch callback to stop a run early."""
+
+
+def memory_child(K: int, epochs: int, of_epochs: int) -> None:
+    """Run in a subprocess: set up a ``of_epochs``-epoch run of K members (fast, float32),
+    train ``epochs`` of them, print the peak RSS and the history's size (MiB).
+
+    History arrays are allocated (and filled with NaN) for every epoch at the first one,
+    so stopping early measures the memory of the whole run."""
     d = data()
     engine = get_engine("fast", dtype="float32")
     seeds = list(range(K))
-    train = TrainSpec(epochs=epochs, lr=LR, dtype="float32", eval_every=1)
-    fit(engine, SPEC, engine.init(SPEC, seeds), d, train, seeds)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    train = TrainSpec(epochs=of_epochs, lr=LR, dtype="float32", eval_every=1)
+    seen = {}
+
+    def stop(epoch, hist):
+        seen["hist"] = hist
+        if epoch + 1 >= epochs:
+            raise _Enough
+
+    try:
+        fit(engine, SPEC, engine.init(SPEC, seeds), d, train, seeds, on_epoch=stop)
+    except _Enough:
+        pass
+    hist_mib = sum(v.nbytes for v in seen["hist"].values.values()) / 2**20
+    print(f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} {hist_mib:.0f}")
 
 
 def main(argv=None) -> None:
@@ -227,11 +246,13 @@ def main(argv=None) -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="multiply every epoch count")
     ap.add_argument("--max-k", type=int, default=10_000, help="largest K of the fast engine rows")
     ap.add_argument("--memory-k", type=int, default=100_000, help="K of the memory check (0: skip)")
-    ap.add_argument("--memory-epochs", type=int, default=3)
+    ap.add_argument("--memory-epochs", type=int, default=3, help="epochs the memory check trains")
+    ap.add_argument("--memory-of", type=int, default=800,
+                    help="epochs the memory check's run is set up for (its history's length)")
     ap.add_argument("--_memory-child", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._memory_child:
-        memory_child(args._memory_child, args.memory_epochs)
+        memory_child(args._memory_child, args.memory_epochs, args.memory_of)
         return
     s = args.scale * (0.25 if args.quick else 1.0)
 
@@ -261,7 +282,7 @@ def main(argv=None) -> None:
             for K in (1, 100, 1000, 10_000):
                 if K > args.max_k:
                     continue
-                epochs = ep(max(4, min(400, 4_000_000 // (K * 400) + 4)))
+                epochs = ep(max(4, min(400, 40_000_000 // (K * 400) + 4)))  # about a second a row
                 rows.append((f"e  fast engine, {dtype}, K={K:,}", bench_engine(eng, d, K, epochs)))
     except ImportError as err:
         rows.append((f"e  fast engine unavailable: {err}", float("nan")))
@@ -293,12 +314,15 @@ def main(argv=None) -> None:
         print(f"numba first run (compile, empty cache), {dtype}: {sec:.1f} s")
     if args.memory_k:
         out = subprocess.run([sys.executable, __file__, "--_memory-child", str(args.memory_k),
-                              "--memory-epochs", str(args.memory_epochs)],
+                              "--memory-epochs", str(args.memory_epochs), "--memory-of", str(args.memory_of)],
                              capture_output=True, text=True, env=os.environ.copy())
-        rss = out.stdout.strip().splitlines()[-1] if out.returncode == 0 else f"failed: {out.stderr[-300:]}"
-        print(f"peak RSS, fast float32, K={args.memory_k:,}, {args.memory_epochs} epochs "
-              f"(eval every epoch): {rss} MiB")
-
+        if out.returncode == 0:
+            rss, hist = out.stdout.split()[-2:]
+            print(f"peak RSS, fast float32, K={args.memory_k:,}, a {args.memory_of}-epoch run "
+                  f"(history allocated in full, eval every epoch; {args.memory_epochs} epochs "
+                  f"trained): {rss} MiB, of which history {hist} MiB")
+        else:
+            print(f"memory check failed: {out.stderr[-300:]}")
 
 if __name__ == "__main__":
     main()

@@ -151,3 +151,23 @@ def test_an_arm_that_diverges_is_reported_and_the_experiment_completes(tmp_path)
     import json
 
     assert json.loads((path / "metrics.json").read_text())["arms"]["wild"]["n_diverged"] == 3
+
+
+def test_history_is_kept_in_the_training_precision(small_moons, tmp_path):
+    """float32 training keeps float32 history: half the memory of a big ensemble's history."""
+    spec = MLPSpec(n_inputs=2, hidden=[4], activation="tanh")
+    seeds = [0, 1]
+    for dtype, itemsize in (("float32", 4), ("float64", 8)):
+        engine = get_engine("numpy", dtype=dtype)
+        train = TrainSpec(epochs=4, batch_size=16, dtype=dtype)
+        _, hist = fit(engine, spec, engine.init(spec, seeds), small_moons, train, seeds)
+        assert {v.dtype.itemsize for v in hist.values.values()} == {itemsize}, dtype
+        assert all(v.shape == (4, 2) for v in hist.values.values())
+    run = run_experiment(parse_spec({**SPEC, "train": {**SPEC["train"], "dtype": "float32"}}))
+    save_run(run, tmp_path / "r")
+    back = load_run(tmp_path / "r")
+    for name, arm in run.arms.items():  # float32 values are written in full and read back exactly
+        recorded = {k: v for k, v in arm.history.values.items() if np.isfinite(v).any()}
+        assert "train/running_loss" in recorded and set(back.arms[name].history.values) == set(recorded)
+        for key, v in recorded.items():
+            np.testing.assert_array_equal(back.arms[name].history.values[key].astype(np.float32), v)

@@ -70,7 +70,7 @@ def _write_history(path: Path, run: Run) -> None:
                 split, metric = key.split("/", 1)
                 for epoch, k in zip(*np.nonzero(np.isfinite(arr))):
                     w.writerow([arm.name, arm.seeds[k], int(epoch) + 1, split, metric,
-                                repr(float(arr[epoch, k]))])
+                                str(arr[epoch, k])])  # the shortest text that reads back exactly
 
 
 def _json_default(o):
