@@ -251,3 +251,10 @@ def test_cli_fixed_point_diagram_and_propagate(tmp_path):
                                "--sigma-b2", "0.05", "--depth", "4", "--width", "60",
                                "--networks", "1", "--out", str(out)])
     assert res.exit_code == 0 and out.stat().st_size > 0 and "q pred" in res.output
+
+
+def test_the_default_phase_diagram_grid_holds_the_included_points():
+    """sigmoid's critical σw² is near 100; an init at σw² = 1 must still be on the diagram."""
+    d = theory.phase_diagram("sigmoid", n_w=20, n_b=8, include=[(1.0, 0.0), (2.0, 0.7)], rtol=1e-4)
+    assert d.sigma_w2.min() <= 1.0 <= d.sigma_w2.max() and d.sigma_b2.max() >= 0.7
+    assert np.nanmax(d.critical_w2) > 50  # the range still reaches the critical line

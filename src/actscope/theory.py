@@ -512,7 +512,8 @@ def phase_diagram(activation, sigma_w2=None, sigma_b2=None, n_w: int = 50, n_b: 
         edge = critical_line(act, [sigma_b2.min(), sigma_b2.max()], q0=q0, rtol=1e-3)
         if np.isfinite(edge).any():
             top = max(top, 1.5 * float(np.nanmax(edge)))
-        sigma_w2 = np.linspace(top / n_w, top, n_w)
+        low = min([top / n_w, *(0.8 * pts[:, 0])])  # low enough to show every included point
+        sigma_w2 = np.linspace(low, top, n_w)
     sigma_w2 = np.asarray(sigma_w2, dtype=np.float64)
     for name, arr, least in (("sigma_w2", sigma_w2, 1e-300), ("sigma_b2", sigma_b2, 0.0)):
         if not arr.size or np.any(arr < least) or not np.all(np.isfinite(arr)):
