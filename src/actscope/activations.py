@@ -46,6 +46,11 @@ class Activation:
     def __call__(self, z: Array) -> Array:
         return self.fn(z)
 
+    def __reduce__(self):
+        """Pickled by name (its functions are closures): the process that loads it looks
+        the name up in its own registry, so specs and runs can cross process boundaries."""
+        return (get_activation, (self.name,))
+
 
 _REGISTRY: dict[str, Activation] = {}
 

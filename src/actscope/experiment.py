@@ -191,7 +191,7 @@ def run_experiment(spec: ExperimentSpec | str | Path, progress=None,
         """Train arm ``name``; ``send(loss)`` after every epoch (the progress bar)."""
         arm, mlp = arms[name], models[name]
         train = arm_train(spec, arm)
-        started, probe_s = time.perf_counter(), setup.seconds if setup is not None else 0.0
+        started, probes_before = time.perf_counter(), setup.seconds if setup is not None else 0.0
 
         def tick(epoch: int, hist: History) -> None:
             if epoch in marks:  # probes during training, at the epochs [probes] names
@@ -206,7 +206,7 @@ def run_experiment(spec: ExperimentSpec | str | Path, progress=None,
             params, hist = fit(engine, mlp, params, data, train, seeds, on_epoch=tick,
                                grad_norms=probes.wants_batch_gradients(spec.probes, engine))
         hist.params = None  # the final parameters travel once, as NumPy
-        probe_s = (setup.seconds if setup is not None else 0.0) - probe_s
+        probe_s = (setup.seconds if setup is not None else 0.0) - probes_before
         return ArmOutcome(engine.to_numpy(params), hist, tuning, time.perf_counter() - started - probe_s,
                           probe_s)
 

@@ -237,3 +237,6 @@ def _critical(fan_in: int, fan_out: int, act: Activation) -> tuple[str, float]:
 
 
 register_init_scheme("critical", _critical)
+
+
+from . import inits  # noqa: E402,F401  (registers he, xavier, lecun and orthogonal: after the registry exists)

@@ -128,12 +128,12 @@ def _child(job: Job, name: str, conn) -> None:
         result = job(name, lambda msg: conn.send(("message", msg)))
         conn.send(("done", result))
     except BaseException as err:  # noqa: BLE001 - every failure goes back to the parent
-        conn.send(("error", _portable(err)))
+        conn.send(("error", portable_exception(err)))
     finally:
         conn.close()
 
 
-def _portable(err: BaseException) -> BaseException:
+def portable_exception(err: BaseException) -> BaseException:
     """``err`` if it survives pickling, else a RuntimeError carrying its traceback."""
     try:
         pickle.loads(pickle.dumps(err))
