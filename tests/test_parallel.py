@@ -18,7 +18,7 @@ from actscope.errors import InputError
 from actscope.parallel import arm_workers, env_workers
 from actscope.progress import TrainingProgress
 
-pytestmark = pytest.mark.skipif("fork" not in mp.get_all_start_methods(), reason="needs fork")
+pytestmark = pytest.mark.skipif(not parallel.can_fork(), reason="arms fork only where fork is safe (Linux)")
 
 SPEC = {
     "name": "side-by-side",

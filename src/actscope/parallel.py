@@ -13,6 +13,7 @@ import multiprocessing as mp
 import os
 import pickle
 import signal
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -45,7 +46,9 @@ def usable_cores() -> int:
 
 
 def can_fork() -> bool:
-    return "fork" in mp.get_all_start_methods()
+    """Whether forking is available and safe here: not on macOS, whose system libraries
+    may start threads that a forked child cannot use (Python's own advice)."""
+    return "fork" in mp.get_all_start_methods() and sys.platform != "darwin"
 
 
 def fork_is_safe(engine) -> bool:
