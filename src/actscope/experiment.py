@@ -206,7 +206,9 @@ def run_experiment(spec: ExperimentSpec | str | Path, progress=None,
             params, hist = fit(engine, mlp, params, data, train, seeds, on_epoch=tick,
                                grad_norms=probes.wants_batch_gradients(spec.probes, engine))
         hist.params = None  # the final parameters travel once, as NumPy
-        probe_s = (setup.seconds if setup is not None else 0.0) - probes_before
+        probe_s = 0.0
+        if setup is not None:  # this arm's probe time travels in its outcome, wherever it ran
+            probe_s, setup.seconds = setup.seconds - probes_before, probes_before
         return ArmOutcome(engine.to_numpy(params), hist, tuning, time.perf_counter() - started - probe_s,
                           probe_s)
 
@@ -244,7 +246,7 @@ def run_experiment(spec: ExperimentSpec | str | Path, progress=None,
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # diverged members
         run.metrics = compute_metrics(run, engine, points, setup)
     if setup is not None:  # process seconds, summed over arms (they may train side by side)
-        probe_s = setup.seconds if workers == 1 else setup.seconds + sum(o.probe_s for o in outcomes.values())
+        probe_s = setup.seconds + sum(o.probe_s for o in outcomes.values())
         run.metrics["timing"] = {"train_s": round(sum(o.train_s for o in outcomes.values()), 3),
                                  "probes_s": round(probe_s, 3), "arm_workers": workers}
     for name, info in tuning.items():

@@ -31,6 +31,17 @@ def _info(run: Run) -> dict | None:
     return run.metrics.get("probes")
 
 
+def _included(run: Run, probe: str) -> dict | None:
+    """The run's probe info when ``probe`` was measured, else None (no figure)."""
+    info = _info(run)
+    return info if info and probe in info["include"] else None
+
+
+def _dodge(j: int, run: Run) -> float:
+    """x offset of arm ``j``, so that the arms' error bars do not overlap."""
+    return 0.06 * (j - (len(run.arms) - 1) / 2)
+
+
 def _stat(run: Run, arm: str, key: str) -> tuple[float, float, float] | None:
     """(mean, lo, hi) of a metric over an arm's seeds; lo = hi = mean without an interval."""
     s = run.metrics["arms"][arm]["summary"].get(key)
@@ -78,13 +89,14 @@ def _interval_note(run: Run) -> str:
 
 def signal_figure(run: Run) -> Figure | None:
     """Mean |z| and |a| per layer, and the saturated / dead fractions, per arm."""
-    if not _info(run) or "signal" not in _info(run)["include"]:
+    info = _included(run, "signal")
+    if info is None:
         return None
     colors = arm_colors(list(run.arms))
     with plt.rc_context(RC):
         fig, axes = plt.subplots(1, 3, figsize=(17, 5))
         for j, name in enumerate(run.arms):
-            off = 0.06 * (j - (len(run.arms) - 1) / 2)
+            off = _dodge(j, run)
             _errorbar(axes[0], *_layers(run, name, "signal.z_abs_mean"), colors[name], name, "o-", off)
             _errorbar(axes[1], *_layers(run, name, "signal.a_abs_mean"), colors[name], None, "o-", off)
             _errorbar(axes[1], *_layers(run, name, "signal.a_abs_std"), colors[name], None, "s--", off)
@@ -99,7 +111,7 @@ def signal_figure(run: Run) -> Figure | None:
             ax.set_xlabel("hidden layer", color=MUTED)
             ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         axes[0].legend(fontsize=9)
-        fig.suptitle(f"Signal propagation on the {_info(run)['split']} split ({_interval_note(run)})",
+        fig.suptitle(f"Signal propagation on the {info['split']} split ({_interval_note(run)})",
                      fontsize=12, color=TEXT)
         fig.subplots_adjust(left=0.05, right=0.99, bottom=0.12, top=0.86, wspace=0.22)
     return fig
@@ -114,7 +126,7 @@ def _smooth(v: np.ndarray, w: int = 10) -> np.ndarray:
 
 def gradients_figure(run: Run) -> Figure | None:
     """Minibatch gradient norm per layer over the epochs; full-batch norm per layer at the end."""
-    if not _info(run) or "gradients" not in _info(run)["include"]:
+    if _included(run, "gradients") is None:
         return None
     colors = arm_colors(list(run.arms))
     styles = ["-", "--", ":", "-."]
@@ -153,15 +165,15 @@ def gradients_figure(run: Run) -> Figure | None:
 
 def context_figure(run: Run) -> Figure | None:
     """Spearman rho between distance to the boundary and ||h|| per layer (and |logit|)."""
-    info = _info(run)
-    if not info or "context" not in info["include"]:
+    info = _included(run, "context")
+    if info is None:
         return None
     colors = arm_colors(list(run.arms))
     with plt.rc_context(RC):
         fig, ax = plt.subplots(figsize=(10, 5.5))
         depth = max(a.mlp.depth for a in run.arms.values())
         for j, name in enumerate(run.arms):
-            off = 0.06 * (j - (len(run.arms) - 1) / 2)
+            off = _dodge(j, run)
             for suffix, style, what in (("", "o-", "learned"), ("_true", "s--", "true")):
                 x, m, lo, hi = _layers(run, name, f"context.rho_norm{suffix}")
                 st = _stat(run, name, f"context.rho_logit{suffix}")
@@ -182,15 +194,15 @@ def context_figure(run: Run) -> Figure | None:
 
 def representation_figure(run: Run) -> Figure | None:
     """Participation ratio and linear-probe accuracy per layer (layer 0: the input)."""
-    info = _info(run)
-    if not info or "representation" not in info["include"]:
+    info = _included(run, "representation")
+    if info is None:
         return None
     colors = arm_colors(list(run.arms))
     base = info.get("baseline", {})
     with plt.rc_context(RC):
         fig, axes = plt.subplots(1, 2, figsize=(15, 5))
         for j, name in enumerate(run.arms):
-            off = 0.06 * (j - (len(run.arms) - 1) / 2)
+            off = _dodge(j, run)
             for ax, key, scale in ((axes[0], "repr.pr", 1.0), (axes[1], "repr.probe_acc", 100.0)):
                 x, m, lo, hi = _layers(run, name, key)
                 if base.get(f"{key}.L0") is not None:  # None: the probe had one class to fit
@@ -212,9 +224,9 @@ def representation_figure(run: Run) -> Figure | None:
 
 def regions_figure(run: Run) -> Figure | None:
     """Linear regions: the count over recorded epochs and the region map of one member."""
-    info = _info(run)
+    info = _included(run, "regions")
     arms = [n for n, a in run.arms.items() if probes.regions_defined(a.mlp)]
-    if not info or "regions" not in info["include"] or not arms or not run.dataset.is_2d:
+    if info is None or not arms or not run.dataset.is_2d:
         return None
     colors = arm_colors(list(run.arms))
     X_all = np.vstack([run.dataset.split(s)[0] for s in run.dataset.splits])
@@ -284,8 +296,8 @@ def _mosaic(H: np.ndarray, gap: int = 3) -> np.ndarray:
 def heatmaps_figure(run: Run, max_units: int = 16, side: int = 64) -> Figure | None:
     """Each hidden unit's output over the input plane (first member), as the TensorFlow
     Playground shows them: one row per arm and layer, one tile per unit."""
-    info = _info(run)
-    if not info or "heatmaps" not in info["include"] or not run.dataset.is_2d:
+    info = _included(run, "heatmaps")
+    if info is None or not run.dataset.is_2d:
         return None
     X_all = np.vstack([run.dataset.split(s)[0] for s in run.dataset.splits])
     xx, yy = grid_over(X_all, side)
