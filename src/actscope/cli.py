@@ -36,8 +36,7 @@ def main() -> None:
 
 
 def _do_run(config, out, seeds, no_report, engine, quiet, rng=None) -> None:
-    from .config import load_spec
-    from .experiment import with_overrides
+    from .config import load_spec, with_overrides
     from .pipeline import run_experiment
     from .progress import TrainingProgress
 

@@ -381,6 +381,20 @@ def load_spec(path: str | Path) -> ExperimentSpec:
     return parse_spec(resolve_data_path(data, p.parent), source=str(p))
 
 
+def with_overrides(spec: ExperimentSpec, seeds: int | None = None, engine: str | None = None,
+                   **train) -> ExperimentSpec:
+    """A copy of ``spec`` with command-line overrides applied and validated."""
+    data = spec.model_dump(by_alias=True)
+    if seeds is not None:
+        data["seeds"] = {**data["seeds"], "count": seeds, "values": None}
+        if data["seeds"].get("values") is None:
+            data["seeds"].pop("values")
+    if engine is not None:
+        data["train"]["engine"] = engine
+    data["train"].update({k: v for k, v in train.items() if v is not None})
+    return parse_spec(data, source="options")
+
+
 def resolve_data_path(data: dict[str, Any], base: Path) -> dict[str, Any]:
     """A relative ``[data] path`` (CSV) is relative to the config file: make it absolute."""
     d = data.get("data")

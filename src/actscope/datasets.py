@@ -2,7 +2,9 @@
 
 Generators and splits come from scikit-learn; standardisation is fitted either on the
 training split (the right default) or on the whole set before splitting (what the first
-reference article does, ``standardize = "all"``).
+reference article does, ``standardize = "all"``). scikit-learn is imported where it is
+used (it takes over a second, SciPy's statistics with it), so that a Dataset can be
+unpickled, and a report drawn, by a process that never loads it.
 """
 
 from __future__ import annotations
@@ -11,16 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.datasets import (
-    load_breast_cancer,
-    load_digits,
-    load_iris,
-    load_wine,
-    make_circles,
-    make_moons,
-)
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 from .config import DataSpec
 from .errors import InputError
@@ -70,6 +62,8 @@ def register_generator(name: str, fn: Callable[[DataSpec], tuple]) -> None:
 
 
 def _moons(spec: DataSpec):
+    from sklearn.datasets import make_moons
+
     X, y = make_moons(n_samples=spec.n_samples, noise=spec.noise, random_state=spec.random_state)
     return X, y, ["x1", "x2"], ["0", "1"]
 
@@ -82,6 +76,8 @@ def _xy(spec: DataSpec) -> np.random.Generator:
 
 
 def _circles(spec: DataSpec):
+    from sklearn.datasets import make_circles
+
     X, y = make_circles(n_samples=spec.n_samples, noise=spec.noise, factor=spec.factor,
                         random_state=spec.random_state)
     return X, y, ["x1", "x2"], ["outer", "inner"]
@@ -133,9 +129,12 @@ def _checkerboard(spec: DataSpec):
     return X + spec.noise * rng.standard_normal(X.shape), y, ["x1", "x2"], ["0", "1"]
 
 
-def _sklearn(loader):
+def _sklearn(loader: str):
+    """A generator for ``sklearn.datasets.<loader>``."""
     def load(spec: DataSpec):
-        d = loader()
+        import sklearn.datasets
+
+        d = getattr(sklearn.datasets, loader)()
         return d.data, d.target, [str(f) for f in d.feature_names], [str(c) for c in d.target_names]
     return load
 
@@ -151,15 +150,18 @@ register_generator("xor", _xor)
 register_generator("spiral", _spiral)
 register_generator("blobs", _blobs)
 register_generator("checkerboard", _checkerboard)
-register_generator("breast_cancer", _sklearn(load_breast_cancer))
-register_generator("iris", _sklearn(load_iris))
-register_generator("wine", _sklearn(load_wine))
-register_generator("digits", _sklearn(load_digits))
+register_generator("breast_cancer", _sklearn("load_breast_cancer"))
+register_generator("iris", _sklearn("load_iris"))
+register_generator("wine", _sklearn("load_wine"))
+register_generator("digits", _sklearn("load_digits"))
 register_generator("csv", _csv)
 
 
 def load_dataset(spec: DataSpec) -> Dataset:
     """Generate, standardise and split the data that ``spec`` describes."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
     X, y, features, classes = GENERATORS[spec.name](spec)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)

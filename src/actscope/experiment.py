@@ -15,7 +15,13 @@ import numpy as np
 
 from . import __version__, probes, tune
 from .classmetrics import per_member_reports
-from .config import ExperimentSpec, TrainSpec, load_spec, register_custom_activations
+from .config import (  # noqa: F401  (with_overrides: importable from here too)
+    ExperimentSpec,
+    TrainSpec,
+    load_spec,
+    register_custom_activations,
+    with_overrides,
+)
 from .datasets import Dataset, load_dataset
 from .engines import MissingExtraError, get_engine
 from .errors import InputError
@@ -48,22 +54,6 @@ def make_engine(train: TrainSpec):
         raise InputError(str(err)) from None
     except ValueError as err:
         raise InputError(f"train.engine = {train.engine!r}: {err}") from None
-
-
-def with_overrides(spec: ExperimentSpec, seeds: int | None = None, engine: str | None = None,
-                   **train) -> ExperimentSpec:
-    """A copy of ``spec`` with command-line overrides applied and validated."""
-    data = spec.model_dump(by_alias=True)
-    if seeds is not None:
-        data["seeds"] = {**data["seeds"], "count": seeds, "values": None}
-        if data["seeds"].get("values") is None:
-            data["seeds"].pop("values")
-    if engine is not None:
-        data["train"]["engine"] = engine
-    data["train"].update({k: v for k, v in train.items() if v is not None})
-    from .config import parse_spec
-
-    return parse_spec(data, source="options")
 
 
 def member_metrics(engine, arm: ArmResult, data: Dataset, points: dict[str, np.ndarray]) -> list[dict]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 from .config import ExperimentSpec, load_spec
-from .experiment import run_experiment as _train_and_measure
+from .reporter import ReportWorker, worker_pays
 from .runs import Run, save_run
 
 
@@ -24,23 +25,30 @@ def run_experiment(
     if not isinstance(spec, ExperimentSpec):
         spec = load_spec(spec)
     want_report = save and (spec.report.enabled if report is None else report)
-    run = _train_and_measure(spec, progress=progress,
-                             while_training=_load_report_modules if want_report else None)
-    if not save:
-        return run
+    # the report stack loads in a worker forked now, beside the training stack (`reporter`)
+    worker = ReportWorker(spec) if want_report and worker_pays() else None
+    with worker or nullcontext():
+        from .experiment import run_experiment as train_and_measure
 
-    def extra(r: Run, tmp: Path) -> None:
-        if want_report:
-            from .report import write_report
+        loading = _load_report_modules if want_report and worker is None else None
+        run = train_and_measure(spec, progress=progress, while_training=loading)
+        if not save:
+            return run
 
-            write_report(r, tmp)
+        def extra(r: Run, tmp: Path) -> None:
+            if worker is not None:
+                worker.write_report(r, tmp)
+            elif want_report:
+                from .report import write_report
 
-    save_run(run, out, extra=extra)
+                write_report(r, tmp)
+
+        save_run(run, out, extra=extra)
     return run
 
 
 def _load_report_modules() -> None:
-    """Import matplotlib and the figure modules (about half a second) while arms train."""
+    """Import matplotlib and the figure modules (over a second) while arms train."""
     from . import report  # noqa: F401
 
 

@@ -4,9 +4,9 @@
 # the probes' figures, table and verdicts (issue 4); where each arm's init sits in the
 # phase diagram (issue 5)
 from . import article2, ndfigures, probe_figures, theory_figures  # noqa: F401
-from .html import add_figure, add_section, write_figures, write_report
+from .html import add_figure, add_section, prepare, write_figures, write_report
 from .sweep_report import lr_tuning_section
 
 add_section("Learning-rate tuning", lr_tuning_section)  # only tuned runs ([train] lr = "tune")
 
-__all__ = ["add_figure", "add_section", "write_figures", "write_report"]
+__all__ = ["add_figure", "add_section", "prepare", "write_figures", "write_report"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import jinja2
 import matplotlib.pyplot as plt
+from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
 from ..parallel import can_fork, env_workers, usable_cores
 from ..runs import Run
@@ -27,12 +28,30 @@ _SECTIONS: dict[str, Callable[[Run], str | None]] = {}
 
 # Figures that take longest to draw: they start first, so that the workers end together
 _HEAVY: set[str] = {"hidden_space", "signal_trace"}
+# Work a figure can do from the spec alone, before the run exists: function(spec) -> None
+_PREPARE: list[Callable] = []
 
 
-def add_figure(name: str, fn: Callable, needs_2d: bool = False, heavy: bool = False) -> None:
+def add_figure(name: str, fn: Callable, needs_2d: bool = False, heavy: bool = False,
+               prepare: Callable | None = None) -> None:
+    """Register ``fn(run) -> Figure | None``; ``prepare(spec)`` may compute ahead what it
+    will need (`prepare` runs it in the report worker while the parent is still loading)."""
     _EXTRA_FIGURES[name] = (fn, needs_2d)
     if heavy:
         _HEAVY.add(name)
+    if prepare is not None:
+        _PREPARE.append(prepare)
+
+
+def prepare(spec) -> None:
+    """Do every figure's spec-only work now; the figures of a run of ``spec`` then reuse it.
+    Preparing only saves time: a preparer that fails leaves its figure to do (or report)
+    the work when it draws."""
+    for fn in _PREPARE:
+        try:
+            fn(spec)
+        except Exception:  # noqa: BLE001, S112 - the figure meets the same error, and says it
+            continue
 
 
 def add_section(name: str, fn: Callable[[Run], str | None]) -> None:
@@ -119,6 +138,9 @@ def _draw_one(task: tuple[str, Path, int]) -> Path | None:
     fig = _all_figures()[name][0](_RUN_FOR_WORKERS)
     if fig is None:
         return None
+    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        # left by fig.tight_layout(); savefig would lay the figure out again for nothing
+        fig.set_layout_engine(None)
     fig.savefig(path, dpi=dpi)  # layouts are tight already; a "tight" bbox would draw twice
     plt.close(fig)
     return path

@@ -1,0 +1,139 @@
+"""The report worker: forked before the training stack loads, it draws the report that this
+process would draw, byte for byte; its errors come back; it never outlives its use."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from actscope import parallel, reporter
+from actscope.config import parse_spec
+from actscope.experiment import run_experiment
+from actscope.report import html as report_html
+from actscope.report import theory_figures, write_report
+from actscope.reporter import ReportWorker
+
+pytestmark = pytest.mark.skipif(not parallel.can_fork(), reason="the worker is forked (Linux)")
+
+SPEC = {
+    "name": "worker",
+    "data": {"n_samples": 80},
+    "model": {"hidden": [4, 4]},
+    "train": {"epochs": 4, "batch_size": 16},
+    "arms": [{"name": "relu", "activation": "relu"}, {"name": "sigmoid", "activation": "sigmoid"}],
+    "seeds": {"count": 2},
+}
+
+
+@pytest.fixture(scope="module")
+def small_run():
+    return run_experiment(parse_spec(SPEC))
+
+
+def _files(d):
+    return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_the_worker_writes_the_report_this_process_would(small_run, tmp_path):
+    here, there = tmp_path / "here", tmp_path / "there"
+    write_report(small_run, here)
+    with ReportWorker(small_run.spec) as worker:
+        path = worker.write_report(small_run, there)
+    assert path == there / "report.html"
+    mine, its = _files(here), _files(there)
+    assert sorted(mine) == sorted(its) and len([f for f in its if f.endswith(".png")]) >= 5
+    for name in mine:
+        assert mine[name] == its[name], name
+
+
+def test_a_figure_error_in_the_worker_is_raised_here(small_run, tmp_path, monkeypatch):
+    def broken(run):
+        raise ValueError("this figure cannot be drawn")
+
+    monkeypatch.setitem(report_html._EXTRA_FIGURES, "broken", (broken, False))
+    monkeypatch.setenv("ACTSCOPE_REPORT_WORKERS", "1")
+    with ReportWorker(small_run.spec) as worker, pytest.raises(ValueError, match="cannot be drawn"):
+        worker.write_report(small_run, tmp_path / "out")
+
+
+def test_an_unused_worker_ends_when_its_block_does(small_run):
+    with ReportWorker(small_run.spec) as worker:
+        proc = worker._proc
+        assert proc.is_alive()
+    assert not proc.is_alive() and proc.exitcode is not None
+
+
+def test_a_worker_whose_parent_is_gone_ends(small_run):
+    worker = ReportWorker(small_run.spec)
+    worker._conn.close()  # what the parent's death does to the pipe
+    worker._proc.join(timeout=60)
+    assert not worker._proc.is_alive()
+
+
+def test_prepare_computes_the_phase_diagram_the_figure_then_reuses(small_run):
+    theory_figures._init_diagram.cache_clear()
+    report_html.prepare(small_run.spec)
+    computed = theory_figures._init_diagram.cache_info().misses
+    assert computed == 2  # one diagram per activation: relu and sigmoid
+    fig = theory_figures.init_phase_figure(small_run)
+    info = theory_figures._init_diagram.cache_info()
+    assert fig is not None and info.hits == 2 and info.misses == computed
+
+
+def test_a_failing_preparer_leaves_the_report_to_its_figure(small_run, monkeypatch):
+    def fails(spec):
+        raise RuntimeError("no")
+
+    monkeypatch.setattr(report_html, "_PREPARE", [fails, *report_html._PREPARE])
+    report_html.prepare(small_run.spec)  # no error: preparing only saves time
+
+
+def test_the_worker_pays_only_where_the_report_stack_is_not_loaded_and_a_core_is_free(monkeypatch):
+    monkeypatch.setattr(reporter, "python_threads", lambda: 1)
+    monkeypatch.setattr(reporter, "usable_cores", lambda: 2)
+    monkeypatch.delitem(sys.modules, "matplotlib.pyplot", raising=False)
+    assert reporter.worker_pays()
+    monkeypatch.setattr(reporter, "usable_cores", lambda: 1)
+    assert not reporter.worker_pays()
+    monkeypatch.setattr(reporter, "usable_cores", lambda: 2)
+    monkeypatch.setattr(reporter, "python_threads", lambda: 2)  # a notebook kernel's threads
+    assert not reporter.worker_pays()
+    monkeypatch.setattr(reporter, "python_threads", lambda: 1)
+    import matplotlib.pyplot  # noqa: F401
+
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", sys.modules["matplotlib.pyplot"])
+    assert not reporter.worker_pays()
+
+
+def _python(code: str) -> str:
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                         check=True, timeout=600)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_the_report_stack_loads_without_scikit_learn():
+    assert _python("""
+        import sys
+        import actscope.report
+        print(sorted(m for m in ("sklearn", "scipy.stats") if m in sys.modules))
+    """) == "[]"
+
+
+def test_a_fresh_process_draws_its_report_in_the_worker(tmp_path):
+    # the run's own process never loads matplotlib: the worker drew every figure
+    assert _python(f"""
+        import os, sys
+        os.environ["ACTSCOPE_ARM_WORKERS"] = "1"
+        from actscope.config import parse_spec
+        from actscope.pipeline import run_experiment
+        from actscope import parallel
+        parallel.usable_cores = lambda: 2  # a worker even on a one-core machine
+        import actscope.reporter as r
+        r.usable_cores = lambda: 2
+        run = run_experiment(parse_spec({SPEC!r}), out={str(tmp_path / 'run')!r})
+        pngs = list((run.path / "figures").glob("*.png"))
+        print("matplotlib" in sys.modules, (run.path / "report.html").is_file(), len(pngs) >= 5)
+    """) == "False True True"
