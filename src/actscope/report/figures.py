@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from .. import probes
@@ -93,7 +92,7 @@ def decision_boundaries_figure(run: Run, split: str = "test") -> Figure:
             params = _member(arm, k)
             Z = probes.predict_grid(_ENGINE, arm.mlp, params, xx, yy)[0]
             if d.n_classes == 2:
-                ax.contourf(xx, yy, Z, levels=50, cmap=ListedColormap(["#fde8c8", "#c8ece9"]), alpha=0.85)
+                ax.contourf(xx, yy, Z, levels=[0.0, 0.5, 1.0], colors=["#fde8c8", "#c8ece9"], alpha=0.85)
                 ax.contour(xx, yy, Z, levels=[0.5], colors=[colors[name]], linewidths=2)
             else:
                 ax.contourf(xx, yy, Z, levels=np.arange(d.n_classes + 1) - 0.5,
