@@ -141,7 +141,9 @@ def _draw_one(task: tuple[str, Path, int]) -> Path | None:
     if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
         # left by fig.tight_layout(); savefig would lay the figure out again for nothing
         fig.set_layout_engine(None)
-    fig.savefig(path, dpi=dpi)  # layouts are tight already; a "tight" bbox would draw twice
+    # layouts are tight already (a "tight" bbox would draw twice); zlib level 1 encodes in a
+    # quarter of the default's time for files a fifth larger
+    fig.savefig(path, dpi=dpi, pil_kwargs={"compress_level": 1})
     plt.close(fig)
     return path
 
