@@ -1,8 +1,10 @@
 """How long `actscope reproduce sigmoid-vs-relu` takes, phase by phase.
 
-Prints wall times for the whole command (a fresh interpreter, as a user runs it) and for
-each phase in this process, with the training time as a ratio to a plain per-model NumPy
-loop of the same protocol (the way the article's notebook trains), run here too.
+Prints wall times for the whole command (a fresh interpreter, as a user runs it: there the
+report worker of `actscope.reporter` loads matplotlib beside scikit-learn) and for each
+phase in this process (where the report is drawn here), with the training time as a ratio
+to a plain per-model NumPy loop of the same protocol (the way the article's notebook
+trains), run here too.
 
     python benchmarks/bench_reproduce.py [--repeat 3]
 """
@@ -10,6 +12,7 @@ loop of the same protocol (the way the article's notebook trains), run here too.
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -87,7 +90,8 @@ def main() -> None:
 
     best = min
     print(f"{'phase':<44}{'best of ' + str(args.repeat):>14}")
-    print(f"{'actscope reproduce sigmoid-vs-relu (CLI)':<44}{best(cli):>12.2f} s")
+    print(f"{'actscope reproduce sigmoid-vs-relu (CLI)':<44}{best(cli):>12.2f} s"
+          f"   (median {statistics.median(cli):.2f} s)")
     print(f"{'  import actscope':<44}{t_import:>12.2f} s")
     print(f"{'  train both arms + metrics':<44}{best(train):>12.2f} s")
     print(f"{'  save run + figures + report.html':<44}{best(report):>12.2f} s")
