@@ -258,3 +258,17 @@ def test_the_default_phase_diagram_grid_holds_the_included_points():
     d = theory.phase_diagram("sigmoid", n_w=20, n_b=8, include=[(1.0, 0.0), (2.0, 0.7)], rtol=1e-4)
     assert d.sigma_w2.min() <= 1.0 <= d.sigma_w2.max() and d.sigma_b2.max() >= 0.7
     assert np.nanmax(d.critical_w2) > 50  # the range still reaches the critical line
+
+
+def test_a_default_grid_over_decades_is_geometric_and_drawn_on_a_log_axis():
+    """sigmoid: the init at σw² = 1 and the critical line near 100 both get cells."""
+    from actscope.report import theory_figures
+
+    d = theory.phase_diagram("sigmoid", n_w=20, n_b=8, include=[(1.0, 0.0)], rtol=1e-4)
+    ratios = d.sigma_w2[1:] / d.sigma_w2[:-1]
+    assert d.sigma_w2.max() > 10 * d.sigma_w2.min() and np.allclose(ratios, ratios[0])
+    assert (d.sigma_w2 < 10).sum() >= 5  # a linear grid would give the first decade one cell
+    fig = theory_figures.phase_diagram_figure(d, points=[(1.0, 0.0, "sigmoid")])
+    assert fig.axes[0].get_xscale() == "log"
+    narrow = theory.phase_diagram("relu", sigma_w2=np.linspace(1.5, 2.5, 6), n_b=4, rtol=1e-4)
+    assert theory_figures.phase_diagram_figure(narrow).axes[0].get_xscale() == "linear"

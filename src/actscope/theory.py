@@ -498,9 +498,10 @@ class PhaseDiagram:
 def phase_diagram(activation, sigma_w2=None, sigma_b2=None, n_w: int = 50, n_b: int = 30,
                   q0: float = 1.0, include=(), rtol: float = 1e-7) -> PhaseDiagram:
     """log χ₁ on a grid, by default σb² in [0, 0.5] (denser near 0) and σw² up to 4 (or 1.5
-    times the largest critical σw² there); the critical line through each σb² row of the
-    grid, to relative precision ``rtol`` (a figure needs far less than the default).
-    Default ranges grow to hold the (σw², σb²) pairs in ``include``."""
+    times the largest critical σw² there), geometric where that spans over a decade; the
+    critical line through each σb² row of the grid, to relative precision ``rtol`` (a
+    figure needs far less than the default). Default ranges grow to hold the (σw², σb²)
+    pairs in ``include``."""
     act = resolve_activation(activation)
     pts = np.asarray(list(include), dtype=np.float64).reshape(-1, 2)
     if sigma_b2 is None:
@@ -513,7 +514,9 @@ def phase_diagram(activation, sigma_w2=None, sigma_b2=None, n_w: int = 50, n_b: 
         if np.isfinite(edge).any():
             top = max(top, 1.5 * float(np.nanmax(edge)))
         low = min([top / n_w, *(0.8 * pts[:, 0])])  # low enough to show every included point
-        sigma_w2 = np.linspace(low, top, n_w)
+        # over more than a decade (sigmoid: an init near 1, the critical line near 100) the
+        # grid is geometric, so that both ends get cells (figures draw it on a log axis)
+        sigma_w2 = np.geomspace(low, top, n_w) if top > 10 * low else np.linspace(low, top, n_w)
     sigma_w2 = np.asarray(sigma_w2, dtype=np.float64)
     for name, arr, least in (("sigma_w2", sigma_w2, 1e-300), ("sigma_b2", sigma_b2, 0.0)):
         if not arr.size or np.any(arr < least) or not np.all(np.isfinite(arr)):

@@ -20,6 +20,7 @@ import numpy as np
 from markupsafe import Markup
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from .. import theory
 from ..runs import Run
@@ -43,9 +44,14 @@ def _draw_diagram(ax, d: theory.PhaseDiagram, points=()) -> object:
     if jump.any():
         ax.plot(d.critical_w2[jump], d.critical_b2[jump], "x", color="#f4a261", ms=7, mew=2,
                 label="χ₁ jumps across 1 (q* changes branch)")
-    for i, (w2, b2, label) in enumerate(points):
+    for i, (w2, b2, label) in enumerate(points):  # not clipped: σb² = 0 is the bottom edge
         ax.plot([w2], [b2], _MARKERS[i % len(_MARKERS)], color=CYCLE[i % len(CYCLE)], ms=10,
-                mec="white", mew=1.5, label=label)
+                mec="white", mew=1.5, label=label, clip_on=False, zorder=5)
+    if d.sigma_w2.max() > 10 * d.sigma_w2.min():  # a geometric grid (see theory.phase_diagram)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlim(d.sigma_w2.min(), d.sigma_w2.max())
     ax.set_ylim(d.sigma_b2.min(), d.sigma_b2.max())
     ax.set_xlabel("σw²  (weights ~ N(0, σw²/fan_in))", color=MUTED)
