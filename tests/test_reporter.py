@@ -137,3 +137,37 @@ def test_a_fresh_process_draws_its_report_in_the_worker(tmp_path):
         pngs = list((run.path / "figures").glob("*.png"))
         print("matplotlib" in sys.modules, (run.path / "report.html").is_file(), len(pngs) >= 5)
     """) == "False True True"
+
+
+def _interrupting_figure(run):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("in_worker", [False, True])
+def test_ctrl_c_while_drawing_keeps_the_trained_run_without_a_report(tmp_path, monkeypatch, in_worker):
+    from actscope import pipeline
+
+    monkeypatch.setitem(report_html._EXTRA_FIGURES, "interrupts", (_interrupting_figure, False))
+    monkeypatch.setenv("ACTSCOPE_REPORT_WORKERS", "1")
+    monkeypatch.setenv("ACTSCOPE_ARM_WORKERS", "1")
+    monkeypatch.setattr(pipeline, "worker_pays", lambda: in_worker)
+    run = pipeline.run_experiment(parse_spec(SPEC), out=tmp_path / "run")
+    assert run.interrupted and run.path == tmp_path / "run"
+    kept = sorted(p.name for p in run.path.iterdir())
+    assert kept == ["config.toml", "history.csv", "metrics.json", "params.npz"]
+    assert not list(tmp_path.glob(".run.*"))  # no temporary folder left behind
+
+
+def test_the_cli_says_how_to_draw_a_report_that_ctrl_c_stopped(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from actscope.cli import main
+
+    config = tmp_path / "c.toml"
+    config.write_text(parse_spec(SPEC).to_toml())
+    monkeypatch.setitem(report_html._EXTRA_FIGURES, "interrupts", (_interrupting_figure, False))
+    monkeypatch.setenv("ACTSCOPE_REPORT_WORKERS", "1")
+    res = CliRunner().invoke(main, ["run", str(config), "--out", str(tmp_path / "run"), "--quiet"])
+    assert res.exit_code == 130
+    assert f"actscope report {tmp_path / 'run'}" in res.output
+    assert res.output.strip().splitlines()[-1] == str(tmp_path / "run")

@@ -59,9 +59,12 @@ def _do_run(config, out, seeds, no_report, engine, quiet, rng=None) -> None:
     for c in run.metrics.get("comparisons", []):  # the headline verdicts (all in the report)
         if c["metric"] == "test_accuracy":
             click.echo(c["verdict"])
+    has_report = (run.path / "report.html").is_file()
     if run.interrupted:
         click.echo("interrupted: the finished arms were saved", err=True)
-    if (run.path / "report.html").is_file():
+        if not no_report and spec.report.enabled and not has_report:
+            click.echo(f"the report was not drawn: `actscope report {run.path}` draws it", err=True)
+    if has_report:
         click.echo(f"report: {run.path / 'report.html'}")
     click.echo(str(run.path))
     if run.interrupted:

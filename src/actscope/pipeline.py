@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -21,6 +22,8 @@ def run_experiment(
 
     ``spec`` is an ExperimentSpec, a TOML path or a preset name. ``report=None`` follows
     ``[report] enabled``. With ``save=False`` nothing is written and the Run is returned.
+    Ctrl-C while the report is drawn keeps the trained run, without its report, and marks
+    it ``interrupted``.
     """
     if not isinstance(spec, ExperimentSpec):
         spec = load_spec(spec)
@@ -36,12 +39,19 @@ def run_experiment(
             return run
 
         def extra(r: Run, tmp: Path) -> None:
-            if worker is not None:
-                worker.write_report(r, tmp)
-            elif want_report:
-                from .report import write_report
+            if not want_report:
+                return
+            try:
+                if worker is not None:
+                    worker.write_report(r, tmp)
+                else:
+                    from .report import write_report
 
-                write_report(r, tmp)
+                    write_report(r, tmp)
+            except KeyboardInterrupt:  # the trained run is kept; `actscope report` draws it later
+                shutil.rmtree(tmp / "figures", ignore_errors=True)
+                (tmp / "report.html").unlink(missing_ok=True)
+                r.interrupted = True
 
         save_run(run, out, extra=extra)
     return run
