@@ -107,8 +107,8 @@ def test_too_few_rows_to_split():
 @pytest.mark.parametrize(("preset", "data"), [("spiral-activations", "spiral"),
                                               ("digits-activations", "digits")])
 def test_activation_comparison_presets_validate_and_train(preset, data):
-    from actscope.config import load_spec
-    from actscope.experiment import run_experiment, with_overrides
+    from actscope.config import load_spec, with_overrides
+    from actscope.experiment import run_experiment
 
     spec = load_spec(preset)
     assert len(spec.arms) == 8 and spec.data.name == data

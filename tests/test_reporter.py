@@ -171,3 +171,27 @@ def test_the_cli_says_how_to_draw_a_report_that_ctrl_c_stopped(tmp_path, monkeyp
     assert res.exit_code == 130
     assert f"actscope report {tmp_path / 'run'}" in res.output
     assert res.output.strip().splitlines()[-1] == str(tmp_path / "run")
+
+
+def test_write_figure_skips_the_second_layout_pass_and_writes_the_same_file(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from actscope.report.style import write_figure
+
+    def figure():
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.plot([0, 1, 2], [1, 0, 2], label="a line")
+        ax.set_title("a title")
+        ax.legend()
+        fig.tight_layout()
+        return fig
+
+    plain = figure()
+    plain.savefig(tmp_path / "plain.png", dpi=80, pil_kwargs={"compress_level": 1})
+    fig = figure()
+    write_figure(fig, tmp_path / "written.png", 80)
+    assert fig.get_layout_engine() is None  # the placeholder that costs a layout pass is gone
+    assert (tmp_path / "plain.png").read_bytes() == (tmp_path / "written.png").read_bytes()
+    write_figure(figure(), tmp_path / "vector.svg", 80)  # no PNG options for other formats
+    assert (tmp_path / "vector.svg").read_text().lstrip().startswith("<?xml")
+    plt.close("all")

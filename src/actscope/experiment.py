@@ -15,13 +15,7 @@ import numpy as np
 
 from . import __version__, probes, tune
 from .classmetrics import per_member_reports
-from .config import (  # noqa: F401  (with_overrides: importable from here too)
-    ExperimentSpec,
-    TrainSpec,
-    load_spec,
-    register_custom_activations,
-    with_overrides,
-)
+from .config import ExperimentSpec, TrainSpec, load_spec, register_custom_activations
 from .datasets import Dataset, load_dataset
 from .engines import MissingExtraError, get_engine
 from .errors import InputError

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import jinja2
 import matplotlib.pyplot as plt
-from matplotlib.layout_engine import PlaceHolderLayoutEngine
 
 from ..parallel import can_fork, env_workers, usable_cores
 from ..runs import Run
 from .figures import FIGURES
+from .style import write_figure
 
 # Extra figures: name -> (function(run) -> Figure | None, needs 2-D inputs)
 _EXTRA_FIGURES: dict[str, tuple[Callable, bool]] = {}
@@ -138,12 +138,7 @@ def _draw_one(task: tuple[str, Path, int]) -> Path | None:
     fig = _all_figures()[name][0](_RUN_FOR_WORKERS)
     if fig is None:
         return None
-    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
-        # left by fig.tight_layout(); savefig would lay the figure out again for nothing
-        fig.set_layout_engine(None)
-    # layouts are tight already (a "tight" bbox would draw twice); zlib level 1 encodes in a
-    # quarter of the default's time for files a fifth larger
-    fig.savefig(path, dpi=dpi, pil_kwargs={"compress_level": 1})
+    write_figure(fig, path, dpi)  # layouts are tight already: a "tight" bbox would draw twice
     plt.close(fig)
     return path
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
+
+from matplotlib.figure import Figure  # noqa: E402  (after the backend is chosen)
+from matplotlib.layout_engine import PlaceHolderLayoutEngine  # noqa: E402
 
 RC = {
     "font.family": "monospace",
@@ -37,3 +42,19 @@ def arm_colors(names) -> dict[str, str]:
         if name not in out:
             out[name] = rest.pop(0) if rest else "#333333"
     return out
+
+
+def write_figure(fig: Figure, path: str | Path, dpi: int, **savefig) -> None:
+    """``fig.savefig`` the way every report figure is written.
+
+    A figure laid out by ``fig.tight_layout()`` keeps a placeholder layout engine, and
+    savefig would lay it out once more for nothing: it is dropped (the file is the same).
+    PNGs are compressed at zlib level 1: a quarter of the default's encoding time for
+    files a fifth larger.
+    """
+    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        fig.set_layout_engine(None)
+    fmt = savefig.get("format") or Path(path).suffix.lstrip(".").lower() or "png"
+    if fmt == "png":
+        savefig.setdefault("pil_kwargs", {"compress_level": 1})
+    fig.savefig(path, dpi=dpi, **savefig)

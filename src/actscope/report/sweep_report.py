@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from .style import MUTED, RC, arm_colors
+from .style import MUTED, RC, arm_colors, write_figure
 
 
 def _pct(v) -> str:
@@ -329,7 +329,7 @@ def write_sweep_report(sweep, analysis: dict, out: str | Path) -> Path:
         if fig is None:
             continue
         path = out / "figures" / f"{name}.png"
-        fig.savefig(path, dpi=sweep.base.report.dpi, bbox_inches="tight")
+        write_figure(fig, path, sweep.base.report.dpi, bbox_inches="tight")
         plt.close(fig)
         figures.append({"title": name.replace("_", " ").capitalize(),
                         "data": base64.b64encode(path.read_bytes()).decode("ascii")})

@@ -25,7 +25,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from .. import theory
 from ..runs import Run
 from .html import add_figure, add_section
-from .style import CYCLE, MUTED, RC, TEXT
+from .style import CYCLE, MUTED, RC, TEXT, write_figure
 
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
@@ -119,7 +119,7 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
+        write_figure(fig, tmp, dpi, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
         os.replace(tmp, path)
     finally:
         plt.close(fig)
