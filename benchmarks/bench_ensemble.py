@@ -9,7 +9,8 @@ Rows (each with its ratio to the per-model NumPy loop, row a):
   c  scikit-learn MLPClassifier, same settings
   d  the NumPy reference engine at K = 1,000 (train.fit)
   e  the fast engine (numba), float32 and float64, K = 1 ... 10,000 (train.fit)
-  f  on a CUDA machine: the gpu engine and a plain torch.bmm ensemble, K up to 1,000,000
+  f  on a CUDA machine: the gpu engine's fused epochs and a plain torch.bmm ensemble, float32,
+     K up to 1,000,000 (from bench_gpu.py, which also times the kernels alone and variants)
 
 Engine rows time train.fit with evaluation only at the end, and report the steady state
 (epochs after the first, from the per-epoch callback); setup (streams, init) is excluded.
@@ -290,10 +291,9 @@ def main(argv=None) -> None:
         from actscope.engines.gpu_engine import cuda_available
 
         if cuda_available():
-            for K in (1000, 100_000, 1_000_000):
-                rows.append((f"f  gpu engine, float32, K={K:,}",
-                             bench_engine(get_engine("gpu", dtype="float32"), d, K, ep(8))))
-                rows.append((f"f  torch.bmm ensemble, float32, K={K:,}", bench_bmm(d, K, ep(8))))
+            from bench_gpu import ensemble_rows
+
+            rows += ensemble_rows(d, (1000, 100_000, 1_000_000), ep(10))
     except ImportError:
         pass
 
@@ -302,7 +302,7 @@ def main(argv=None) -> None:
     print(f"\n{'row':<48}{'us/model-epoch':>16}{'x vs (a)':>12}{'GFLOP/s':>10}")
     for name, us in rows:
         ratio = base / us if us == us else float("nan")
-        print(f"{name:<48}{us:>16.3f}{ratio:>12.1f}{flops / us / 1e3:>10.2f}")
+        print(f"{name:<48}{us:>16.4f}{ratio:>12.1f}{flops / us / 1e3:>10.2f}")
     best_name, best = min(((n, u) for n, u in rows if u == u and n.startswith("e")), key=lambda r: r[1],
                           default=(None, None))
     print(f"\nFLOPs per model-epoch: {flops:,.0f}")
@@ -310,6 +310,11 @@ def main(argv=None) -> None:
     if best:
         print(f"fastest CPU row: {best_name.strip()} -> {flops / best / 1e3:.2f} GFLOP/s "
               f"= {flops / best / 1e3 / peak:.1%} of peak")
+    gpu = {n.split("K=")[1]: u for n, u in rows if n.startswith("f  gpu")}
+    bmm = {n.split("K=")[1]: u for n, u in rows if n.startswith("f  torch.bmm")}
+    for K, us in gpu.items():
+        print(f"gpu engine at K={K}: {bmm[K] / us:.1f}x faster than torch.bmm, "
+              f"{flops / us / 1e6:.2f} TFLOP/s")
     for dtype, sec in compile_s.items():
         print(f"numba first run (compile, empty cache), {dtype}: {sec:.1f} s")
     if args.memory_k:

@@ -1,20 +1,34 @@
-"""The GPU engine: the torch engine on CUDA, with whole epochs run on the device.
+"""The GPU engine: the torch contract on CUDA, with whole epochs in one fused kernel.
 
-The contract (init, forward, loss_and_grad, ...) is the torch engine's. What this adds is
-``epoch_trainer`` for ``train.fit``: an epoch's minibatches run back to back on the device
-without a host round trip per batch (divergence is tracked on the device with masks, so
-the history is the generic loop's), and the per-member batch orders come from the fast
-engine's parallel PCG64 permutations when numba is installed.
+The contract (init, forward, loss_and_grad, ...) is the torch engine's. What this adds:
 
-Untested on a real GPU so far: the code is plain torch, exercised on the CPU by the tests.
+* fused CUDA kernels (``cuda_kernels``, compiled through CuPy's NVRTC): one thread trains
+  one member for a whole epoch, with its weights in registers and its batch order drawn on
+  the device by numpy's PCG64 permutation, so the batches are the NumPy engine's; another
+  kernel evaluates loss and accuracy. They cover what the fast CPU engine's kernels cover
+  (binary outputs, activations with ``scalar`` expressions, sgd / momentum / nesterov /
+  adam with weight decay);
+* for everything else, or without CuPy, ``DeviceTrainer``: the epoch's minibatches run
+  back to back on the device in torch, without a host round trip per batch.
 """
 
 from __future__ import annotations
+
+import functools
+import threading
+import warnings
 
 import numpy as np
 
 from ..model import Layer, MLPSpec, Params
 from ..optim import make_optimizer
+from .cuda_kernels import EVAL_ARGS, OPT_KINDS, TRAIN_ARGS, UnsupportedActivation, model_source
+from .fast_engine import kernel_exprs, offsets, pcg_states
+
+MAX_PARAMS = 512  # one member's parameters and gradients live in registers: larger spill
+BLOCK = 64  # threads (members) per block
+MAX_SHARED = 160 * 1024  # batch orders up to this many bytes per block go to shared memory
+_LOCK = threading.Lock()
 
 
 def _torch():
@@ -34,8 +48,68 @@ def cuda_available() -> bool:
         return False
 
 
-def make_gpu_engine(dtype: str = "float64", device: str = "cuda", _allow_cpu: bool = False):
-    """A GpuEngine; refuses, with the reason, when there is no CUDA device."""
+# launchers: compile a kernel source and run its entry points ------------------------------
+class CupyLauncher:
+    """Compiles with CuPy (NVRTC, cached on disk by CuPy) and launches on the current device."""
+
+    name = "cupy"
+
+    def __init__(self, fast_math: bool = True) -> None:
+        import cupy  # noqa: F401  (ImportError: the caller falls back)
+
+        self.fast_math = fast_math
+
+    def compile(self, src: str, dtype: str):
+        import cupy
+
+        options = ["--std=c++17"]
+        if self.fast_math and dtype == "float32":
+            options.append("--use_fast_math")
+        return _CupyModule(cupy.RawModule(code=src, options=tuple(options)))
+
+
+class _CupyModule:
+    def __init__(self, module) -> None:
+        self.module = module
+        self._scratch = None
+
+    @staticmethod
+    def _arg(value, ctype: str):
+        import cupy
+
+        if ctype.endswith("*"):
+            return cupy.asarray(value)
+        return {"int": np.int32, "long long": np.int64, "double": np.float64}[ctype](value)
+
+    def train(self, args: dict, K: int, n: int) -> None:
+        shared = n * BLOCK * 2
+        use_shared = n <= 65535 and shared <= MAX_SHARED
+        if use_shared:
+            fn = self.module.get_function("train_epoch_shared")
+            if shared > 48 * 1024:
+                fn.max_dynamic_shared_size_bytes = shared
+            args = {**args, "ord": args["keep"]}  # unused by this entry point
+        else:
+            fn = self.module.get_function("train_epoch_global")
+            torch = _torch()
+            if self._scratch is None or self._scratch.shape != (n, K):
+                self._scratch = torch.empty((n, K), dtype=torch.int32, device=args["theta"].device)
+            args = {**args, "ord": self._scratch}
+        fn(((K + BLOCK - 1) // BLOCK,), (BLOCK,), tuple(self._arg(args[a], c) for a, c in TRAIN_ARGS),
+           shared_mem=shared if use_shared else 0)
+
+    def evaluate(self, args: dict, K: int) -> None:
+        fn = self.module.get_function("evaluate")
+        fn(((K + BLOCK - 1) // BLOCK,), (BLOCK,), tuple(self._arg(args[a], c) for a, c in EVAL_ARGS))
+
+
+def make_gpu_engine(dtype: str = "float64", device: str = "cuda", _allow_cpu: bool = False,
+                    launcher=None):
+    """A GpuEngine; refuses, with the reason, when there is no CUDA device.
+
+    ``launcher`` compiles and runs the fused kernels (CuPy's by default, when installed);
+    ``_allow_cpu`` with a host launcher runs the same kernels on the CPU (tests).
+    """
     torch = _torch()
     if not _allow_cpu:
         if not torch.cuda.is_available():
@@ -43,17 +117,140 @@ def make_gpu_engine(dtype: str = "float64", device: str = "cuda", _allow_cpu: bo
                              "here; use engine = \"fast\" or \"auto\"")
         if device in ("auto", "cpu"):
             device = "cuda"
+    if launcher is None and str(device).startswith("cuda"):
+        try:
+            launcher = CupyLauncher()
+        except ImportError:
+            warnings.warn("the gpu engine runs without its fused kernels (CuPy is not installed: "
+                          "pip install cupy-cuda12x); epochs run as torch operations", stacklevel=2)
     from .torch_engine import TorchEngine
 
     class GpuEngine(TorchEngine):
         name = "gpu"
 
+        def __init__(self) -> None:
+            super().__init__(dtype=dtype, device=device)
+            self.launcher = launcher
+
+        @functools.lru_cache(maxsize=32)  # noqa: B019  (one engine per run; few specs)
+        def _compiled(self, sizes, frozen, optimizer: str):
+            acts = [tuple((f, dict(p)) for f, p in pair) for pair in frozen]
+            src = model_source(sizes, acts, str(self.dtype).replace("torch.", ""), optimizer, BLOCK)
+            with _LOCK:
+                return self.launcher.compile(src, str(self.dtype).replace("torch.", ""))
+
+        def kernels(self, spec: MLPSpec, optimizer: str = "sgd"):
+            """The compiled fused kernels for ``spec``, or None where they do not apply."""
+            if self.launcher is None or spec.n_outputs != 1 or spec.n_params > MAX_PARAMS:
+                return None
+            acts = kernel_exprs(spec)
+            if acts is None or optimizer not in OPT_KINDS:
+                return None
+            frozen = tuple(tuple((f, tuple(sorted(p.items()))) for f, p in pair) for pair in acts)
+            try:
+                return self._compiled(tuple(spec.sizes), frozen, optimizer)
+            except UnsupportedActivation:
+                return None
+
+        def loss_and_accuracy(self, spec: MLPSpec, params: Params, X, y):
+            mod = self.kernels(spec)
+            if mod is None or np.ndim(X) != 2:
+                return super().loss_and_accuracy(spec, params, X, y)
+            theta = pack_theta(spec, params)
+            K = theta.shape[1]
+            Xd = self.asarray(np.asarray(X, dtype=np.float64)).contiguous()
+            yd = self.asarray(np.asarray(y, dtype=np.float64)).contiguous()
+            loss = torch.empty(K, dtype=torch.float64, device=self.torch_device)
+            acc = torch.empty(K, dtype=torch.float64, device=self.torch_device)
+            mod.evaluate(dict(theta=theta, X=Xd, Y=yd, n=Xd.shape[0], loss_out=loss, acc_out=acc, K=K), K)
+            return loss.cpu().numpy(), acc.cpu().numpy()
+
         def epoch_trainer(self, spec: MLPSpec, params: Params, X, y, train, streams):
+            mod = self.kernels(spec, train.optimizer)
+            if mod is not None:
+                return FusedTrainer(self, mod, spec, params, X, y, train, streams)
             return DeviceTrainer(self, spec, params, X, y, train, streams)
 
-    return GpuEngine(dtype=dtype, device=device)
+    return GpuEngine()
 
 
+# the (P, K) member-last layout of the fused kernels ---------------------------------------
+def pack_theta(spec: MLPSpec, params: Params):
+    """A new contiguous (P, K) tensor holding ``params`` (parameter-major, member-last)."""
+    torch = _torch()
+    K = params[0][0].shape[0]
+    rows = []
+    for W, b in params:
+        rows += [W.reshape(K, -1).T, b.reshape(K, -1).T]
+    return torch.cat(rows, dim=0).contiguous()
+
+
+def theta_views(spec: MLPSpec, theta) -> Params:
+    """The contract's Layer(W, b) views ((K, fan_in, fan_out), (K, fan_out)) of theta."""
+    K = theta.shape[1]
+    out = []
+    for (fi, fo), (wo, bo) in zip(spec.weight_shapes, offsets(spec)):
+        out.append(Layer(theta[wo:wo + fi * fo].reshape(fi, fo, K).permute(2, 0, 1), theta[bo:bo + fo].T))
+    return out
+
+
+class FusedTrainer:
+    """Whole epochs in one kernel launch; owns theta (P, K) and the optimiser state."""
+
+    def __init__(self, engine, mod, spec: MLPSpec, params: Params, X, y, train, streams):
+        torch = self.torch = _torch()
+        self.mod, self.spec, self.train, self.streams = mod, spec, train, streams
+        dev = engine.torch_device
+        self.theta = pack_theta(spec, params)  # a copy: the caller's params are not modified
+        K = self.K = self.theta.shape[1]
+        kind = OPT_KINDS[train.optimizer]
+        unused = torch.zeros(1, dtype=engine.dtype, device=dev)
+        self.s1 = torch.zeros_like(self.theta) if kind else unused  # momentum / first moment
+        self.s2 = torch.zeros_like(self.theta) if kind == 3 else unused  # adam's second moment
+        self.X = engine.asarray(X).contiguous()
+        self.y = engine.asarray(y).to(engine.dtype).contiguous()
+        self.n = int(self.X.shape[0])
+        self.B = min(train.batch_size, self.n)
+        self.n_batches = -(-self.n // self.B)
+        self.t = 0
+        self.mode, pcg = 0, np.zeros((1, 6), np.uint64)
+        if train.shuffle:
+            states = pcg_states(streams)
+            self.mode = 2 if states is not None else 1
+            pcg = states if states is not None else pcg
+        self.pcg = torch.as_tensor(pcg.view(np.int64), device=dev).contiguous()
+        self.keep = torch.empty(K, dtype=torch.uint8, device=dev)
+        self.loss = torch.empty(K, dtype=torch.float64, device=dev)
+        self.correct = torch.empty(K, dtype=torch.float64, device=dev)
+        self.no_perms = torch.zeros(1, dtype=torch.int32, device=dev)
+
+    @property
+    def params(self) -> Params:
+        """Views of the current parameters (updated in place by the next epoch)."""
+        return theta_views(self.spec, self.theta)
+
+    def run_epoch(self, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One epoch: (mean minibatch loss (K,), points right (K,), members still kept (K,))."""
+        self.keep.copy_(self.torch.from_numpy(np.asarray(keep, dtype=np.uint8)))
+        self.launch()
+        return self.loss.cpu().numpy(), self.correct.cpu().numpy(), self.keep.cpu().numpy().astype(bool)
+
+    def launch(self) -> None:
+        """The epoch's kernel, on the device's queue (``self.keep`` in, results on the device)."""
+        torch, tr = self.torch, self.train
+        perms = self.no_perms
+        if self.mode == 1:
+            perms = torch.as_tensor(np.stack([st.permutation(self.n) for st in self.streams])
+                                    .astype(np.int32), device=self.theta.device)
+        self.mod.train(dict(theta=self.theta, s1=self.s1, s2=self.s2, X=self.X, Y=self.y, perms=perms,
+                            pcg=self.pcg, mode=self.mode, n=self.n, B=self.B, lr=tr.lr, mu=tr.momentum,
+                            b1=tr.betas[0], b2=tr.betas[1], eps=tr.eps, wd=tr.weight_decay, t0=self.t,
+                            keep=self.keep, loss_out=self.loss, corr_out=self.correct, K=self.K),
+                       self.K, self.n)
+        self.t += self.n_batches
+
+
+# without fused kernels: the epoch as torch operations on the device -----------------------
 def _batch_orders(streams, n: int):
     """The fast engine's BatchOrders when numba is installed, else a plain Python one."""
     try:
