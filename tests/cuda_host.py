@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -25,13 +26,15 @@ class HostLauncher:
         key = hashlib.sha256(src.encode()).hexdigest()[:20]
         _CACHE.mkdir(exist_ok=True)
         lib = _CACHE / f"k{key}.so"
-        if not lib.exists():
-            cpp = _CACHE / f"k{key}.cpp"
-            cpp.write_text(src)
-            tmp = _CACHE / f"k{key}.{id(self)}.tmp"
-            subprocess.run([CXX, "-O1", "-std=c++17", "-shared", "-fPIC", "-o", str(tmp), str(cpp)],
+        if not lib.exists():  # unique temporary names: parallel test processes may race here
+            fd, cpp = tempfile.mkstemp(dir=_CACHE, suffix=".cpp")
+            with os.fdopen(fd, "w") as fh:
+                fh.write(src)
+            tmp = cpp[:-4] + ".so"
+            subprocess.run([CXX, "-O1", "-std=c++17", "-shared", "-fPIC", "-o", tmp, cpp],
                            check=True, capture_output=True, text=True)
-            tmp.replace(lib)
+            os.replace(tmp, lib)
+            os.unlink(cpp)
         return _HostModule(ctypes.CDLL(str(lib)))
 
 

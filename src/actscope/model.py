@@ -171,40 +171,43 @@ def _draw(stream: Stream, dist: str, shape: tuple[int, int]) -> np.ndarray:
     raise ValueError(f"unknown draw distribution {dist!r}")
 
 
-def draw_raw_weights(spec: MLPSpec, stream: Stream) -> list[tuple[np.ndarray, np.ndarray | None]]:
+def _init_plan(spec: MLPSpec) -> list[tuple[tuple[int, int], str, float, tuple | None]]:
+    """Per weight matrix: (shape, distribution, scale, (bias distribution, scale) or None),
+    worked out once for all members."""
+    plan = []
+    for (fan_in, fan_out), act in zip(spec.weight_shapes, _layer_activations(spec)):
+        dist, scale = _SCHEMES[spec.init](fan_in, fan_out, act)
+        bias = _BIAS_SCHEMES[spec.init](fan_in, fan_out, act) if spec.init in _BIAS_SCHEMES else None
+        plan.append(((fan_in, fan_out), dist, scale, bias))
+    return plan
+
+
+def draw_raw_weights(spec: MLPSpec, stream: Stream, plan=None) -> list[tuple[np.ndarray, np.ndarray | None]]:
     """Draw one member's raw weights from ``stream`` in layer order (W1, W2, ...).
 
     Biases draw nothing unless the scheme initialises them, so under the article
     protocol the stream advances exactly as the article's ``np.random.randn`` calls.
     """
     out = []
-    for (fan_in, fan_out), act in zip(spec.weight_shapes, _layer_activations(spec)):
-        dist, _ = _SCHEMES[spec.init](fan_in, fan_out, act)
-        W = _draw(stream, dist, (fan_in, fan_out))
-        b = None
-        if spec.init in _BIAS_SCHEMES:
-            bdist, _ = _BIAS_SCHEMES[spec.init](fan_in, fan_out, act)
-            b = _draw(stream, bdist, (fan_out,))
-        out.append((W, b))
+    for shape, dist, _, bias in plan or _init_plan(spec):
+        W = _draw(stream, dist, shape)
+        out.append((W, None if bias is None else _draw(stream, bias[0], (shape[1],))))
     return out
 
 
 def init_params(spec: MLPSpec, seeds: Sequence[int], rng: str = "default") -> Params:
     """Initial parameters in float64 NumPy, one member per seed (engines convert them)."""
-    layers_w: list[list[np.ndarray]] = [[] for _ in spec.weight_shapes]
-    layers_b: list[list[np.ndarray]] = [[] for _ in spec.weight_shapes]
-    acts = _layer_activations(spec)
-    for seed in seeds:
-        raw = draw_raw_weights(spec, init_stream(int(seed), rng))
-        for i, ((W, b), (fan_in, fan_out), act) in enumerate(zip(raw, spec.weight_shapes, acts)):
-            _, scale = _SCHEMES[spec.init](fan_in, fan_out, act)
-            layers_w[i].append(W * scale)
-            if b is None:
-                layers_b[i].append(np.zeros(fan_out))
-            else:
-                _, bscale = _BIAS_SCHEMES[spec.init](fan_in, fan_out, act)
-                layers_b[i].append(b * bscale)
-    return [Layer(np.stack(w), np.stack(b)) for w, b in zip(layers_w, layers_b)]
+    plan = _init_plan(spec)
+    K = len(seeds)
+    Ws = [np.empty((K, *shape)) for shape, *_ in plan]
+    bs = [np.zeros((K, shape[1])) for shape, *_ in plan]
+    for k, seed in enumerate(seeds):
+        raw = draw_raw_weights(spec, init_stream(int(seed), rng), plan)
+        for (W, b), (_, _, scale, bias), Wk, bk in zip(raw, plan, Ws, bs):
+            Wk[k] = W * scale
+            if b is not None:
+                bk[k] = b * bias[1]
+    return [Layer(W, b) for W, b in zip(Ws, bs)]
 
 
 def advance_past_init(spec: MLPSpec):
