@@ -92,16 +92,16 @@ def test_a_failing_preparer_leaves_the_report_to_its_figure(small_run, monkeypat
 
 
 def test_the_worker_pays_only_where_the_report_stack_is_not_loaded_and_a_core_is_free(monkeypatch):
-    monkeypatch.setattr(reporter, "python_threads", lambda: 1)
+    monkeypatch.setattr(parallel, "python_threads", lambda: 1)
     monkeypatch.setattr(reporter, "usable_cores", lambda: 2)
     monkeypatch.delitem(sys.modules, "matplotlib.pyplot", raising=False)
     assert reporter.worker_pays()
     monkeypatch.setattr(reporter, "usable_cores", lambda: 1)
     assert not reporter.worker_pays()
     monkeypatch.setattr(reporter, "usable_cores", lambda: 2)
-    monkeypatch.setattr(reporter, "python_threads", lambda: 2)  # a notebook kernel's threads
+    monkeypatch.setattr(parallel, "python_threads", lambda: 2)  # a notebook kernel's threads
     assert not reporter.worker_pays()
-    monkeypatch.setattr(reporter, "python_threads", lambda: 1)
+    monkeypatch.setattr(parallel, "python_threads", lambda: 1)
     import matplotlib.pyplot  # noqa: F401
 
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", sys.modules["matplotlib.pyplot"])

@@ -51,13 +51,17 @@ def can_fork() -> bool:
     return "fork" in mp.get_all_start_methods() and sys.platform != "darwin"
 
 
+def may_fork() -> bool:
+    """Whether this process may fork: fork exists (`can_fork`), no other Python thread runs
+    (a notebook kernel, a Ray worker: a fork would copy their held locks) and this is not a
+    daemonic worker (those may not have children)."""
+    return can_fork() and python_threads() == 1 and not mp.current_process().daemon
+
+
 def fork_is_safe(engine) -> bool:
-    """Whether this process may fork to train: fork exists, the engine says it survives one
-    (``engine.fork_safe``: thread pools such as torch's or numba's do not), no other Python
-    thread runs (a notebook kernel, a Ray worker: a fork would copy their held locks) and
-    this is not a daemonic worker (those may not have children)."""
-    return (can_fork() and getattr(engine, "fork_safe", False) and python_threads() == 1
-            and not mp.current_process().daemon)
+    """Whether this process may fork to train: `may_fork`, and the engine says it survives
+    a fork (``engine.fork_safe``: thread pools such as torch's or numba's do not)."""
+    return getattr(engine, "fork_safe", False) and may_fork()
 
 
 def python_threads() -> int:

@@ -15,14 +15,13 @@ import signal
 import sys
 from pathlib import Path
 
-from .parallel import can_fork, portable_exception, python_threads, usable_cores
+from .parallel import may_fork, portable_exception, usable_cores
 
 
 def worker_pays() -> bool:
     """Whether a report worker saves time here: the report stack is not loaded yet, there is
-    a second core to load it on, and forking is safe (`parallel.fork_is_safe`'s rules)."""
-    return ("matplotlib.pyplot" not in sys.modules and usable_cores() > 1 and can_fork()
-            and python_threads() == 1 and not mp.current_process().daemon)
+    a second core to load it on, and this process may fork (`parallel.may_fork`)."""
+    return "matplotlib.pyplot" not in sys.modules and usable_cores() > 1 and may_fork()
 
 
 class ReportWorker:

@@ -18,10 +18,9 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 
-from .fast_kernels import UnsupportedActivation, _Names
+from .fast_kernels import OPT_KINDS, Dialect, UnsupportedActivation, _Names, backward_lines, forward_lines
 
 KERNEL_VERSION = 1
-OPT_KINDS = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3}
 
 # (name, C type) of the kernels' arguments, in order; launchers build their calls from these
 TRAIN_ARGS = [("theta", "T*"), ("s1", "T*"), ("s2", "T*"), ("X", "const T*"), ("Y", "const T*"),
@@ -133,23 +132,11 @@ def c_expr(src: str, params: dict, ctype: str, z: str, a: str = "") -> str:
     return _ToC(names, dict(params), ctype)(ast.parse(src, mode="eval"))
 
 
-def _forward(nm: _Names, acts, ctype: str, inputs: list[str], ind: str) -> list[str]:
-    """Straight-line forward pass; the output logit is ``v_s``."""
-    lines, prev, L = [], inputs, len(nm.sizes) - 1
-    for layer in range(L):
-        outs = []
-        for o in range(nm.sizes[layer + 1]):
-            terms = " + ".join(f"{x} * w{nm.w(layer, i, o)}" for i, x in enumerate(prev))
-            zname = f"z{layer}_{o}" if layer < L - 1 else "v_s"
-            lines.append(f"{ind}const T {zname} = w{nm.b(layer, o)} + {terms};")
-            outs.append(zname)
-        if layer < L - 1:
-            f, params = acts[layer][0]
-            prev = []
-            for o, zname in enumerate(outs):
-                lines.append(f"{ind}const T a{layer}_{o} = {c_expr(f, params, ctype, zname)};")
-                prev.append(f"a{layer}_{o}")
-    return lines
+def dialect(ctype: str) -> Dialect:
+    """C for the unrolled bodies of ``fast_kernels``: parameters and gradients are scalars."""
+    return Dialect(weight=lambda p: f"w{p}", assign=lambda name, e: f"const T {name} = {e};",
+                   grad_add=lambda p, e: f"g{p} += {e};",
+                   expr=lambda src, params, z, a="": c_expr(src, params, ctype, z, a))
 
 
 def _loss(ctype: str, ind: str) -> list[str]:
@@ -160,27 +147,6 @@ def _loss(ctype: str, ind: str) -> list[str]:
             f"{ind}const T v_p = v_s >= T(0) ? v_r : v_e * v_r;",
             f"{ind}const T v_lp = {f['max']}(v_s, T(0)) - v_s * yv + {f['log1p']}(v_e);",
             f"{ind}const T v_cp = ((v_s >= T(0)) == (yv > T(0.5))) ? T(1) : T(0);"]
-
-
-def _backward(nm: _Names, acts, ctype: str, inputs: list[str], ind: str) -> list[str]:
-    """Gradient of the batch-mean loss (delta divided by the batch size), added into g."""
-    lines, delta, L = [f"{ind}const T d0_0 = (v_p - yv) * inv;"], ["d0_0"], len(nm.sizes) - 1
-    for layer in range(L - 1, -1, -1):
-        fi = nm.sizes[layer]
-        prev = inputs if layer == 0 else [f"a{layer - 1}_{i}" for i in range(fi)]
-        for o, d in enumerate(delta):
-            lines.append(f"{ind}g{nm.b(layer, o)} += {d};")
-            lines.extend(f"{ind}g{nm.w(layer, i, o)} += {x} * {d};" for i, x in enumerate(prev))
-        if layer > 0:
-            grad, params = acts[layer - 1][1]
-            new = []
-            for i in range(fi):
-                terms = " + ".join(f"{d} * w{nm.w(layer, i, o)}" for o, d in enumerate(delta))
-                g = c_expr(grad, params, ctype, f"z{layer - 1}_{i}", f"a{layer - 1}_{i}")
-                lines.append(f"{ind}const T dd{layer - 1}_{i} = ({terms}) * ({g});")
-                new.append(f"dd{layer - 1}_{i}")
-            delta = new
-    return lines
 
 
 def _step(P: int, kind: int, ind: str) -> list[str]:
@@ -227,12 +193,13 @@ def model_source(sizes: Sequence[int], acts, dtype: str, optimizer: str, block: 
     xs = [f"x{d}" for d in range(D)]
     ind = " " * 12
     load = [f"{ind}const T x{d} = X[r * D + {d}];" for d in range(D)] + [f"{ind}const T yv = Y[r];"]
-    body = (load + _forward(nm, acts, ctype, xs, ind) + _loss(ctype, ind)
-            + [f"{ind}lb_ += v_lp;", f"{ind}cb_ += v_cp;"] + _backward(nm, acts, ctype, xs, ind))
+    c = dialect(ctype)
+    body = (load + forward_lines(nm, acts, xs, ind, c) + _loss(ctype, ind)
+            + [f"{ind}lb_ += v_lp;", f"{ind}cb_ += v_cp;"] + backward_lines(nm, acts, xs, ind, c))
     ind_e = " " * 8
     load_e = ([f"{ind_e}const T x{d} = X[j * D + {d}];" for d in range(D)]
               + [f"{ind_e}const T yv = Y[j];"])
-    eval_body = (load_e + _forward(nm, acts, ctype, xs, ind_e) + _loss(ctype, ind_e)
+    eval_body = (load_e + forward_lines(nm, acts, xs, ind_e, c) + _loss(ctype, ind_e)
                  + [f"{ind_e}ls += (double)v_lp;", f"{ind_e}cs += (double)v_cp;"])
     P = nm.P
     loads = "\n".join(f"    T w{p} = theta[{p}LL * K + k];" for p in range(P))

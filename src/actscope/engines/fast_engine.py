@@ -25,12 +25,11 @@ import numpy as np
 
 from ..model import Layer, MLPSpec, Params, init_params
 from .base import MissingExtraError
-from .fast_kernels import KERNEL_VERSION, UnsupportedActivation, model_source
+from .fast_kernels import KERNEL_VERSION, OPT_KINDS, UnsupportedActivation, model_source
 from .numpy_engine import NumpyEngine
 
 LANES = {"float32": 16, "float64": 8}
 MAX_PARAMS = 2048  # larger networks would unroll into very long kernels: NumPy path
-OPT_KINDS = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3}
 _LOCK = threading.Lock()
 _MODULES: dict[str, object] = {}
 _POOL: list[ThreadPoolExecutor] = []
@@ -133,9 +132,10 @@ def kernel_exprs(spec: MLPSpec):
     return out
 
 
-def supports(spec: MLPSpec) -> bool:
-    """Whether the fast kernels compile this architecture (else the NumPy path runs)."""
-    return spec.n_outputs == 1 and spec.n_params <= MAX_PARAMS and kernel_exprs(spec) is not None
+def supports(spec: MLPSpec, max_params: int = MAX_PARAMS) -> bool:
+    """Whether generated kernels cover this architecture: a binary output, at most
+    ``max_params`` parameters, and activations with ``scalar`` expressions."""
+    return spec.n_outputs == 1 and spec.n_params <= max_params and kernel_exprs(spec) is not None
 
 
 def offsets(spec: MLPSpec) -> list[tuple[int, int]]:

@@ -13,9 +13,11 @@ This module builds text only; ``fast_engine`` writes it to a cache folder and im
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 KERNEL_VERSION = 3
+OPT_KINDS = {"sgd": 0, "momentum": 1, "nesterov": 2, "adam": 3}  # the kernels' optimiser codes
 
 # exp(x) on [-ln2/2, ln2/2]: Taylor terms up to r**deg; log(m), m in [1, 2), by the
 # 2*atanh((m-1)/(m+1)) series (no branch: a branch in the lane loop stops vectorisation)
@@ -282,9 +284,26 @@ class _Names:
         return self.b_off[layer] + o
 
 
-def _forward_lines(nm: _Names, acts: Sequence[tuple[str, str]], inputs: list[str],
-                   indent: str) -> list[str]:
+@dataclass(frozen=True)
+class Dialect:
+    """How an unrolled body is written: a parameter, a new scalar, a gradient update, and an
+    activation's scalar expression (``expr(src, params, z, a)``). numba kernels use PYTHON;
+    the CUDA kernels (``cuda_kernels``) their own C dialect."""
+
+    weight: Callable[[int], str]
+    assign: Callable[[str, str], str]
+    grad_add: Callable[[int, str], str]
+    expr: Callable[..., str]
+
+
+PYTHON = Dialect(weight=lambda p: f"w[{p}, m]", assign=lambda name, e: f"{name} = {e}",
+                 grad_add=lambda p, e: f"g[{p}, m] += {e}", expr=scalar_expr)
+
+
+def forward_lines(nm: _Names, acts: Sequence[tuple[str, str]], inputs: list[str], indent: str,
+                  dialect: Dialect = PYTHON) -> list[str]:
     """Straight-line forward pass; leaves the output logit in ``v_s``."""
+    w, assign = dialect.weight, dialect.assign
     lines = []
     prev = inputs
     L = len(nm.sizes) - 1
@@ -292,16 +311,16 @@ def _forward_lines(nm: _Names, acts: Sequence[tuple[str, str]], inputs: list[str
         fo = nm.sizes[layer + 1]
         outs = []
         for o in range(fo):
-            terms = " + ".join(f"{x} * w[{nm.w(layer, i, o)}, m]" for i, x in enumerate(prev))
+            terms = " + ".join(f"{x} * {w(nm.w(layer, i, o))}" for i, x in enumerate(prev))
             zname = f"z{layer}_{o}" if layer < L - 1 else "v_s"
-            lines.append(f"{indent}{zname} = w[{nm.b(layer, o)}, m] + {terms}")
+            lines.append(f"{indent}{assign(zname, f'{w(nm.b(layer, o))} + {terms}')}")
             outs.append(zname)
         if layer < L - 1:
             fn = acts[layer][0]
             new = []
             for o, zname in enumerate(outs):
                 aname = f"a{layer}_{o}"
-                lines.append(f"{indent}{aname} = {scalar_expr(fn[0], fn[1], zname)}")
+                lines.append(f"{indent}{assign(aname, dialect.expr(fn[0], fn[1], zname))}")
                 new.append(aname)
             prev = new
     return lines
@@ -321,27 +340,28 @@ def _loss_lines(indent: str) -> list[str]:
     ]
 
 
-def _backward_lines(nm: _Names, acts: Sequence[tuple[str, str]], inputs: list[str],
-                    indent: str) -> list[str]:
+def backward_lines(nm: _Names, acts: Sequence[tuple[str, str]], inputs: list[str], indent: str,
+                   dialect: Dialect = PYTHON) -> list[str]:
     """Gradient of the mean loss (delta already divided by the batch size), added into g."""
-    lines = [f"{indent}d0_0 = (v_p - yv) * inv"]
+    w, assign, add = dialect.weight, dialect.assign, dialect.grad_add
+    lines = [f"{indent}{assign('d0_0', '(v_p - yv) * inv')}"]
     L = len(nm.sizes) - 1
     delta = ["d0_0"]
     for layer in range(L - 1, -1, -1):
         fi = nm.sizes[layer]
         prev = inputs if layer == 0 else [f"a{layer - 1}_{i}" for i in range(fi)]
         for o, d in enumerate(delta):
-            lines.append(f"{indent}g[{nm.b(layer, o)}, m] += {d}")
+            lines.append(f"{indent}{add(nm.b(layer, o), d)}")
             for i, x in enumerate(prev):
-                lines.append(f"{indent}g[{nm.w(layer, i, o)}, m] += {x} * {d}")
+                lines.append(f"{indent}{add(nm.w(layer, i, o), f'{x} * {d}')}")
         if layer > 0:
             grad = acts[layer - 1][1]
             new = []
             for i in range(fi):
-                terms = " + ".join(f"{d} * w[{nm.w(layer, i, o)}, m]" for o, d in enumerate(delta))
+                terms = " + ".join(f"{d} * {w(nm.w(layer, i, o))}" for o, d in enumerate(delta))
                 zi, ai = f"z{layer - 1}_{i}", f"a{layer - 1}_{i}"
-                gexpr = scalar_expr(grad[0], grad[1], zi, ai)
-                lines.append(f"{indent}dd{layer - 1}_{i} = ({terms}) * ({gexpr})")
+                gexpr = dialect.expr(grad[0], grad[1], zi, ai)
+                lines.append(f"{indent}{assign(f'dd{layer - 1}_{i}', f'({terms}) * ({gexpr})')}")
                 new.append(f"dd{layer - 1}_{i}")
             delta = new
     return lines
@@ -370,13 +390,13 @@ def model_source(sizes: Sequence[int], acts: Sequence[tuple[tuple[str, str], tup
     ind = " " * 20
     xs_train = [f"x{d}" for d in range(D)]
     load_train = [f"{ind}x{d} = xy[j, {d}, m]" for d in range(D)] + [f"{ind}yv = xy[j, {D}, m]"]
-    fwd_train = _forward_lines(nm, acts, xs_train, ind)
-    bwd = _backward_lines(nm, acts, xs_train, ind)
+    fwd_train = forward_lines(nm, acts, xs_train, ind)
+    bwd = backward_lines(nm, acts, xs_train, ind)
     train_body = "\n".join(load_train + fwd_train + _loss_lines(ind) + [
         f"{ind}g[P, m] += v_lp", f"{ind}g[P + 1, m] += v_cp"] + bwd)
     ind_e = " " * 16
     load_eval = [f"{ind_e}x{d} = X[j, {d}]" for d in range(D)] + [f"{ind_e}yv = Y[j]"]
-    eval_body = "\n".join(load_eval + _forward_lines(nm, acts, xs_train, ind_e) + _loss_lines(ind_e) + [
+    eval_body = "\n".join(load_eval + forward_lines(nm, acts, xs_train, ind_e) + _loss_lines(ind_e) + [
         f"{ind_e}acc[0, m] += v_lp", f"{ind_e}acc[1, m] += v_cp"])
     src += _TRAIN.replace("#BODY", train_body.lstrip()).replace("#EVAL", eval_body.lstrip())
     return src

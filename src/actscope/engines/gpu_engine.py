@@ -23,7 +23,7 @@ import numpy as np
 from ..model import Layer, MLPSpec, Params
 from ..optim import make_optimizer
 from .cuda_kernels import EVAL_ARGS, OPT_KINDS, TRAIN_ARGS, UnsupportedActivation, model_source
-from .fast_engine import kernel_exprs, offsets, pcg_states
+from .fast_engine import kernel_exprs, offsets, pcg_states, supports
 
 MAX_PARAMS = 512  # one member's parameters and gradients live in registers: larger spill
 BLOCK = 64  # threads (members) per block
@@ -135,18 +135,16 @@ def make_gpu_engine(dtype: str = "float64", device: str = "cuda", _allow_cpu: bo
         @functools.lru_cache(maxsize=32)  # noqa: B019  (one engine per run; few specs)
         def _compiled(self, sizes, frozen, optimizer: str):
             acts = [tuple((f, dict(p)) for f, p in pair) for pair in frozen]
-            src = model_source(sizes, acts, str(self.dtype).replace("torch.", ""), optimizer, BLOCK)
+            dtype = str(self.dtype).replace("torch.", "")
             with _LOCK:
-                return self.launcher.compile(src, str(self.dtype).replace("torch.", ""))
+                return self.launcher.compile(model_source(sizes, acts, dtype, optimizer, BLOCK), dtype)
 
         def kernels(self, spec: MLPSpec, optimizer: str = "sgd"):
             """The compiled fused kernels for ``spec``, or None where they do not apply."""
-            if self.launcher is None or spec.n_outputs != 1 or spec.n_params > MAX_PARAMS:
+            if self.launcher is None or optimizer not in OPT_KINDS or not supports(spec, MAX_PARAMS):
                 return None
-            acts = kernel_exprs(spec)
-            if acts is None or optimizer not in OPT_KINDS:
-                return None
-            frozen = tuple(tuple((f, tuple(sorted(p.items()))) for f, p in pair) for pair in acts)
+            frozen = tuple(tuple((f, tuple(sorted(p.items()))) for f, p in pair)
+                           for pair in kernel_exprs(spec))
             try:
                 return self._compiled(tuple(spec.sizes), frozen, optimizer)
             except UnsupportedActivation:
