@@ -31,10 +31,10 @@ import warnings
 import numpy as np
 
 from actscope.config import TrainSpec
-from actscope.datasets import make_dataset
+from actscope.data.generators import make_dataset
 from actscope.engines import get_engine
-from actscope.model import MLPSpec
-from actscope.train import fit
+from actscope.nn.model import MLPSpec
+from actscope.training.loop import fit
 
 SPEC = MLPSpec(2, [8, 8], "relu")
 LR, BATCH = 0.05, 64

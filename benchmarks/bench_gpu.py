@@ -29,7 +29,7 @@ from bench_ensemble import BATCH, LR, SPEC, bench_bmm, data, flops_per_model_epo
 from actscope.config import TrainSpec  # noqa: E402
 from actscope.engines import gpu_engine  # noqa: E402
 from actscope.engines.fast_engine import pcg_states  # noqa: E402
-from actscope.train import batch_streams  # noqa: E402
+from actscope.training.loop import batch_streams  # noqa: E402
 
 BASE_SEEDS = 1000
 

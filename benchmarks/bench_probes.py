@@ -32,7 +32,7 @@ def main() -> None:
     spec = parse_spec(data, source="bench")
     bare = spec.model_copy(update={"probes": spec.probes.model_copy(update={"include": []})})
 
-    from actscope import probes
+    from actscope.analysis import probes
     from actscope.experiment import make_engine
 
     w0, c0 = time.perf_counter(), time.process_time()

@@ -73,8 +73,8 @@ def main() -> None:
 
     t0 = time.perf_counter()
     from actscope.experiment import run_experiment
+    from actscope.experiment.rundir import save_run
     from actscope.report import write_report
-    from actscope.runs import save_run
     t_import = time.perf_counter() - t0
 
     train, report, base = [], [], []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from actscope.engines.cuda_kernels import EVAL_ARGS, TRAIN_ARGS
+from actscope.engines.codegen.cuda_source import EVAL_ARGS, TRAIN_ARGS
 
 CXX = shutil.which("g++") or shutil.which("c++")
 _CACHE = Path(tempfile.gettempdir()) / "actscope-host-kernels"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from actscope.model import Layer
+from actscope.nn.model import Layer
 
 
 def finite_difference_grads(engine, spec, params, X, y, eps: float = 1e-6) -> list[Layer]:

@@ -8,14 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 import actscope
-from actscope.activations import (
-    UnknownActivationError,
-    describe,
-    get_activation,
-    list_activations,
-)
+from actscope.activations import UnknownActivationError, describe, get_activation, list_activations
 from actscope.errors import InputError
-from actscope.model import MLPSpec, init_params
+from actscope.nn.model import MLPSpec, init_params
 
 ZOO = ["leaky_relu", "elu", "selu", "gelu", "gelu_tanh", "silu", "softplus", "mish", "softsign",
        "hard_sigmoid", "hard_tanh", "sine", "gaussian"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from actscope import cost
-from actscope.model import MLPSpec
+from actscope.analysis import cost
+from actscope.nn.model import MLPSpec
 
 
 def test_flops_of_the_article_network():

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from actscope.cli import main
 from actscope.config import load_spec
-from actscope.csv_data import load_csv, parse_csv
-from actscope.datasets import load_dataset
+from actscope.data.csv_files import load_csv, parse_csv
+from actscope.data.generators import load_dataset
 from actscope.errors import InputError
 
 GOOD = "a,b,kind\n1,2,cat\n3,4.5,dog\n-1,0,cat\n2,2,dog\n0,1,cat\n5,5,dog\n1e-3,7,bird\n4,4,bird\n"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from actscope.config import DataSpec, parse_spec
-from actscope.datasets import GENERATORS, make_dataset
+from actscope.data.generators import GENERATORS, make_dataset
 from actscope.errors import InputError
 
 GENERATED = ["moons", "circles", "xor", "spiral", "blobs", "checkerboard"]

@@ -7,7 +7,7 @@ import pytest
 
 import actscope
 from actscope.engines import get_engine
-from actscope.model import Layer, MLPSpec
+from actscope.nn.model import Layer, MLPSpec
 from gradcheck import finite_difference_grads
 
 ENGINE = get_engine("numpy")

@@ -13,8 +13,8 @@ from actscope.activations import get_activation, list_activations  # noqa: E402
 from actscope.config import TrainSpec  # noqa: E402
 from actscope.engines import MissingExtraError, NumpyEngine, get_engine  # noqa: E402
 from actscope.engines.fast_engine import BatchOrders, FastEngine, supports  # noqa: E402
-from actscope.model import MLPSpec  # noqa: E402
-from actscope.train import batch_streams, fit  # noqa: E402
+from actscope.nn.model import MLPSpec  # noqa: E402
+from actscope.training.loop import batch_streams, fit  # noqa: E402
 
 COMPILED = [n for n in list_activations() if get_activation(n).scalar is not None]
 # every compiled activation, six to a network (one kernel per group keeps compiling short)

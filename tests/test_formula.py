@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actscope.activations import get_activation
+from actscope.activations.formula import FormulaError, formula_activation, parse_formula
 from actscope.config import parse_spec
 from actscope.errors import InputError
-from actscope.formula import FormulaError, formula_activation, parse_formula
 
 Z = np.linspace(-4, 4, 33) + 0.013
 

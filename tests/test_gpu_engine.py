@@ -13,10 +13,10 @@ torch = pytest.importorskip("torch", reason="the gpu engine needs PyTorch (extra
 from actscope.activations import get_activation, list_activations  # noqa: E402
 from actscope.config import TrainSpec  # noqa: E402
 from actscope.engines import NumpyEngine, get_engine, gpu_engine  # noqa: E402
-from actscope.engines.cuda_kernels import UnsupportedActivation, c_expr, model_source  # noqa: E402
+from actscope.engines.codegen.cuda_source import UnsupportedActivation, c_expr, model_source  # noqa: E402
 from actscope.engines.gpu_engine import make_gpu_engine  # noqa: E402
-from actscope.model import MLPSpec  # noqa: E402
-from actscope.train import fit  # noqa: E402
+from actscope.nn.model import MLPSpec  # noqa: E402
+from actscope.training.loop import fit  # noqa: E402
 from cuda_host import CXX, HostLauncher  # noqa: E402
 
 CUDA = torch.cuda.is_available()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from actscope.model import MLPSpec, init_params
+from actscope.nn.model import MLPSpec, init_params
 
 
 def test_article_protocol_draws_like_np_random_seed():

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from actscope.classmetrics import class_report, confusion
+from actscope.analysis.classmetrics import class_report, confusion
 from actscope.config import parse_spec
 from actscope.engines import get_engine
-from actscope.model import Layer, MLPSpec
+from actscope.nn.model import Layer, MLPSpec
 from actscope.pipeline import run_experiment
 from gradcheck import finite_difference_grads
 
@@ -94,8 +94,8 @@ def test_iris_run_has_per_class_metrics_and_an_nd_report(in_tmp):
 
 
 def test_binary_2d_reports_get_no_nd_figures(small_moons):
+    from actscope.experiment.rundir import Run
     from actscope.report.ndfigures import confusion_figure, dataset_pca_figure
-    from actscope.runs import Run
 
     spec = parse_spec({"arms": [{"name": "a", "activation": "relu"}]})
     run = Run(spec=spec, dataset=small_moons, arms={})

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from actscope.config import TrainSpec
-from actscope.model import Layer
-from actscope.optim import Optimizer, make_optimizer
+from actscope.nn.model import Layer
+from actscope.training.optimizers import Optimizer, make_optimizer
 
 torch = pytest.importorskip("torch", reason="the torch extra is not installed")
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 import actscope.experiment as ex
-from actscope import parallel
+from actscope._util import parallel
+from actscope._util.parallel import arm_workers, env_workers
+from actscope.cli.progress import TrainingProgress
 from actscope.config import parse_spec
 from actscope.errors import InputError
-from actscope.parallel import arm_workers, env_workers
-from actscope.progress import TrainingProgress
 
 pytestmark = pytest.mark.skipif(not parallel.can_fork(), reason="arms fork only where fork is safe (Linux)")
 

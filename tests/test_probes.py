@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from actscope import probes
-from actscope.boundaries import arcs_bayes_score, boundary_points, grid_distance, grid_over, true_score
+from actscope.analysis import probes
 from actscope.config import DataSpec, ProbesSpec, parse_spec
+from actscope.data.boundaries import arcs_bayes_score, boundary_points, grid_distance, grid_over, true_score
 from actscope.engines import NumpyEngine
 from actscope.errors import InputError
-from actscope.model import Layer, MLPSpec
+from actscope.nn.model import Layer, MLPSpec
 
 ENGINE = NumpyEngine()
 X_PLANE = np.random.default_rng(0).uniform(-2, 2, size=(200, 2))
@@ -228,7 +228,7 @@ def test_minibatch_gradient_norms_step_aside_for_fused_engines():
 @pytest.mark.parametrize("kw", [{"name": "circles", "noise": 0.1}, {"name": "xor", "noise": 0.05},
                                 {"name": "spiral", "noise": 0.05}])
 def test_true_boundaries_of_other_generators_classify_their_data(kw):
-    from actscope.datasets import load_dataset
+    from actscope.data.generators import load_dataset
 
     spec = DataSpec(n_samples=300, **kw)
     data = load_dataset(spec)

@@ -8,9 +8,9 @@ import pytest
 from actscope.config import TrainSpec, parse_spec
 from actscope.engines import get_engine
 from actscope.errors import InputError
-from actscope.model import Layer, MLPSpec
-from actscope.optim import penalty_grads
-from actscope.train import dropout_masks, dropout_rngs, fit
+from actscope.nn.model import Layer, MLPSpec
+from actscope.training.loop import dropout_masks, dropout_rngs, fit
+from actscope.training.optimizers import penalty_grads
 
 ENGINE = get_engine("numpy")
 

@@ -9,12 +9,13 @@ import textwrap
 
 import pytest
 
-from actscope import parallel, reporter
+from actscope._util import parallel
 from actscope.config import parse_spec
 from actscope.experiment import run_experiment
+from actscope.pipeline import report_worker as reporter
+from actscope.pipeline.report_worker import ReportWorker
 from actscope.report import html as report_html
 from actscope.report import theory_figures, write_report
-from actscope.reporter import ReportWorker
 
 pytestmark = pytest.mark.skipif(not parallel.can_fork(), reason="the worker is forked (Linux)")
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from actscope.stats import mean_ci, pair_by_seed, paired_difference, spearman, summarize_arm
+from actscope.analysis.stats import mean_ci, pair_by_seed, paired_difference, spearman, summarize_arm
 
 
 def test_mean_ci_matches_student_t():

@@ -142,7 +142,7 @@ def test_ray_gives_the_same_table(local_ray, tiny_result, tmp_path):
 
 
 def test_without_ray_the_executor_says_how_to_install(monkeypatch, tmp_path):
-    from actscope.executors import check_executor
+    from actscope.sweep.executors import check_executor
 
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(InputError, match=r"pip install 'actscope\[ray\]'"):

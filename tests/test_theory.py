@@ -9,10 +9,11 @@ import pytest
 from click.testing import CliRunner
 from scipy.special import erf
 
-from actscope import MLPSpec, list_activations, model, theory
+from actscope import MLPSpec, list_activations, theory
 from actscope.activations import Activation
 from actscope.cli import main
 from actscope.errors import InputError
+from actscope.nn import model
 
 # Activations built here, never registered: theory must need nothing but fn and grad.
 ERF = Activation("erf-test", erf, lambda z: 2 / math.sqrt(math.pi) * np.exp(-z * z), "saturating")

@@ -10,12 +10,12 @@ import pytest
 
 import actscope
 from actscope.config import DataSpec, TrainSpec
-from actscope.datasets import Dataset, load_dataset
+from actscope.data.generators import Dataset, load_dataset
 from actscope.engines import MissingExtraError, get_engine
 from actscope.errors import InputError
 from actscope.experiment import make_engine
-from actscope.model import MLPSpec
-from actscope.train import fit
+from actscope.nn.model import MLPSpec
+from actscope.training.loop import fit
 
 torch = pytest.importorskip("torch", reason="the torch extra is not installed")
 

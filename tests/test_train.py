@@ -8,9 +8,9 @@ import pytest
 from actscope.config import TrainSpec, parse_spec
 from actscope.engines import get_engine
 from actscope.experiment import run_experiment
-from actscope.model import Layer, MLPSpec
-from actscope.runs import load_run, save_run
-from actscope.train import batch_streams, fit
+from actscope.experiment.rundir import load_run, save_run
+from actscope.nn.model import Layer, MLPSpec
+from actscope.training.loop import batch_streams, fit
 
 ENGINE = get_engine("numpy")
 

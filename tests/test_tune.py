@@ -7,7 +7,7 @@ import pytest
 
 from actscope.config import parse_spec
 from actscope.errors import InputError
-from actscope.tune import DEFAULT_LR_GRID, lr_grid, n_trials, select_rate, selection_scores
+from actscope.training.tuning import DEFAULT_LR_GRID, lr_grid, n_trials, select_rate, selection_scores
 
 ARM = [{"name": "relu", "activation": "relu"}]
 

@@ -8,10 +8,10 @@ import re
 import numpy as np
 import pytest
 
-from actscope import probes
+from actscope.analysis import probes
+from actscope.analysis.stats import compare_arms, paired_difference, verdict_text
 from actscope.config import parse_spec
 from actscope.experiment import run_experiment
-from actscope.stats import compare_arms, paired_difference, verdict_text
 
 LINE = re.compile(r"^relu > sigmoid in test accuracy: \+\d+\.\d pp \[\d+\.\d, \d+\.\d\], "
                   r"(\d+)/(\d+) seeds, p = [0-9.e+-]+$")
@@ -107,9 +107,9 @@ def test_comparisons_cover_probes_and_headline_metrics(small_run):
 
 
 def test_report_shows_verdicts_probe_table_and_figures(small_run, tmp_path, monkeypatch):
+    from actscope.experiment.rundir import save_run
     from actscope.report import html as report_html
     from actscope.report import write_report
-    from actscope.runs import save_run
 
     # only the probes' figures: the others are tested by their owners (and cost ~20 s here)
     mine = {k: v for k, v in report_html._EXTRA_FIGURES.items() if k.startswith("probe")}
@@ -132,7 +132,7 @@ def test_cli_run_prints_the_verdict_and_takes_the_rng_protocol(tmp_path):
     from click.testing import CliRunner
 
     from actscope.cli import main
-    from actscope.runs import load_run
+    from actscope.experiment.rundir import load_run
 
     cfg = tmp_path / "small.toml"
     spec = {**SPEC, "train": {**SPEC["train"], "epochs": 3, "rng": "article"},

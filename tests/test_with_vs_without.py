@@ -14,15 +14,15 @@ from click.testing import CliRunner
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
-from actscope import collapse
 from actscope.activations import Activation, get_activation
+from actscope.analysis import collapse
 from actscope.cli import main
 from actscope.config import DataSpec, TrainSpec, load_spec, resolve_config_path
-from actscope.datasets import load_dataset
+from actscope.data.generators import load_dataset
 from actscope.engines import get_engine
-from actscope.model import MLPSpec, init_params
-from actscope.runs import load_run
-from actscope.train import fit
+from actscope.experiment.rundir import load_run
+from actscope.nn.model import MLPSpec, init_params
+from actscope.training.loop import fit
 
 PRESET = "with-vs-without"
 

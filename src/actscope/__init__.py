@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import importlib
 
-__version__ = "0.1.0"
+from actscope._util.version import __version__ as __version__
 
 _EXPORTS = {
     "Activation": "activations", "get_activation": "activations", "list_activations": "activations",
     "register_activation": "activations",
     "ExperimentSpec": "config", "load_spec": "config",
-    "Dataset": "datasets", "load_dataset": "datasets", "make_dataset": "datasets",
+    "Dataset": "data.generators", "load_dataset": "data.generators", "make_dataset": "data.generators",
     "get_engine": "engines", "list_engines": "engines",
-    "Layer": "model", "MLPSpec": "model",
+    "Layer": "nn.model", "MLPSpec": "nn.model",
     "run_experiment": "pipeline",
-    "Run": "runs", "load_run": "runs",
+    "Run": "experiment.rundir", "load_run": "experiment.rundir",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

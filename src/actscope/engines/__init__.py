@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .base import Engine, Forward, MissingExtraError
-from .numpy_engine import NumpyEngine
+from actscope.engines.base import Engine, Forward, MissingExtraError
+from actscope.engines.numpy_engine import NumpyEngine
 
 _LOADERS: dict[str, Callable[..., Engine]] = {"numpy": NumpyEngine}
 
@@ -27,7 +27,7 @@ def _load_torch(**options) -> Engine:
         raise MissingExtraError(
             "the torch engine needs PyTorch, which is not installed: pip install 'actscope[torch]'"
         ) from None
-    from .torch_engine import TorchEngine
+    from actscope.engines.torch_engine import TorchEngine
 
     return TorchEngine(**options)
 
@@ -37,14 +37,14 @@ register_engine("torch", _load_torch)
 
 def _load_fast(**options) -> Engine:
     """The numba engine (extra "fast"), imported only when asked for."""
-    from .fast_engine import FastEngine
+    from actscope.engines.fast_engine import FastEngine
 
     return FastEngine(**options)
 
 
 def _load_gpu(**options) -> Engine:
     """The CUDA engine; refuses with the reason where there is no CUDA device."""
-    from .gpu_engine import make_gpu_engine
+    from actscope.engines.gpu_engine import make_gpu_engine
 
     return make_gpu_engine(**options)
 
@@ -55,7 +55,7 @@ def auto_engine_name(device: str = "cpu") -> str:
     import importlib.util
 
     if str(device).startswith("cuda") or device == "auto":
-        from .gpu_engine import cuda_available
+        from actscope.engines.gpu_engine import cuda_available
 
         if cuda_available():
             return "gpu"

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..model import MLPSpec, Params
+from actscope.nn.model import MLPSpec, Params
 
 
 @dataclass

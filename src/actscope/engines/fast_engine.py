@@ -23,10 +23,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import Layer, MLPSpec, Params, init_params
-from .base import MissingExtraError
-from .fast_kernels import KERNEL_VERSION, OPT_KINDS, UnsupportedActivation, model_source
-from .numpy_engine import NumpyEngine
+from actscope.engines.base import MissingExtraError
+from actscope.engines.codegen.numba_source import (
+    KERNEL_VERSION,
+    OPT_KINDS,
+    UnsupportedActivation,
+    model_source,
+)
+from actscope.engines.numpy_engine import NumpyEngine
+from actscope.nn.model import Layer, MLPSpec, Params, init_params
 
 LANES = {"float32": 16, "float64": 8}
 MAX_PARAMS = 2048  # larger networks would unroll into very long kernels: NumPy path

@@ -20,10 +20,16 @@ import warnings
 
 import numpy as np
 
-from ..model import Layer, MLPSpec, Params
-from ..optim import make_optimizer
-from .cuda_kernels import EVAL_ARGS, OPT_KINDS, TRAIN_ARGS, UnsupportedActivation, model_source
-from .fast_engine import kernel_exprs, offsets, pcg_states, supports
+from actscope.engines.codegen.cuda_source import (
+    EVAL_ARGS,
+    OPT_KINDS,
+    TRAIN_ARGS,
+    UnsupportedActivation,
+    model_source,
+)
+from actscope.engines.fast_engine import kernel_exprs, offsets, pcg_states, supports
+from actscope.nn.model import Layer, MLPSpec, Params
+from actscope.training.optimizers import make_optimizer
 
 MAX_PARAMS = 512  # one member's parameters and gradients live in registers: larger spill
 BLOCK = 64  # threads (members) per block
@@ -35,7 +41,7 @@ def _torch():
     try:
         import torch
     except ImportError:
-        from .base import MissingExtraError
+        from actscope.engines.base import MissingExtraError
 
         raise MissingExtraError("the gpu engine needs PyTorch: pip install 'actscope[torch]'") from None
     return torch
@@ -123,7 +129,7 @@ def make_gpu_engine(dtype: str = "float64", device: str = "cuda", _allow_cpu: bo
         except ImportError:
             warnings.warn("the gpu engine runs without its fused kernels (CuPy is not installed: "
                           "pip install cupy-cuda12x); epochs run as torch operations", stacklevel=2)
-    from .torch_engine import TorchEngine
+    from actscope.engines.torch_engine import TorchEngine
 
     class GpuEngine(TorchEngine):
         name = "gpu"
@@ -252,7 +258,7 @@ class FusedTrainer:
 def _batch_orders(streams, n: int):
     """The fast engine's BatchOrders when numba is installed, else a plain Python one."""
     try:
-        from .fast_engine import BatchOrders
+        from actscope.engines.fast_engine import BatchOrders
 
         return BatchOrders(streams, n)
     except ImportError:

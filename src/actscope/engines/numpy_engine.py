@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, log_softmax, softmax
 
-from ..model import Layer, MLPSpec, Params, init_params
-from .base import Forward
+from actscope.engines.base import Forward
+from actscope.nn.model import Layer, MLPSpec, Params, init_params
 
 
 def _as_ensemble_input(X: np.ndarray, K: int) -> np.ndarray:

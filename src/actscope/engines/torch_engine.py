@@ -13,9 +13,9 @@ import warnings
 import numpy as np
 import torch
 
-from ..activations import Activation
-from ..model import Layer, MLPSpec, Params, init_params
-from .base import Forward
+from actscope.activations import Activation
+from actscope.engines.base import Forward
+from actscope.nn.model import Layer, MLPSpec, Params, init_params
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 

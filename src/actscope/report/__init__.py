@@ -3,9 +3,9 @@
 # registered figures: the second article's; a PCA view of n-D data and confusion matrices;
 # the probes' figures, table and verdicts (issue 4); where each arm's init sits in the
 # phase diagram (issue 5)
-from . import article2, ndfigures, probe_figures, theory_figures  # noqa: F401
-from .html import add_figure, add_section, prepare, write_figures, write_report
-from .sweep_report import lr_tuning_section
+from actscope.report import article2, ndfigures, probe_figures, theory_figures  # noqa: F401
+from actscope.report.html import add_figure, add_section, prepare, write_figures, write_report
+from actscope.report.sweep_report import lr_tuning_section
 
 add_section("Learning-rate tuning", lr_tuning_section)  # only tuned runs ([train] lr = "tune")
 

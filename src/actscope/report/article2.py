@@ -17,11 +17,11 @@ import numpy as np
 from markupsafe import Markup
 from matplotlib.figure import Figure
 
-from .. import collapse, probes
-from ..engines import NumpyEngine
-from ..runs import Run
-from .html import add_figure, add_section
-from .style import MUTED, RC, TEXT, arm_colors
+from actscope.analysis import collapse, probes
+from actscope.engines import NumpyEngine
+from actscope.experiment.rundir import Run
+from actscope.report.html import add_figure, add_section
+from actscope.report.style import MUTED, RC, TEXT, arm_colors
 
 _ENGINE = NumpyEngine()
 MAX_MEMBERS = 5

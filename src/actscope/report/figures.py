@@ -9,10 +9,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from .. import probes
-from ..engines import NumpyEngine
-from ..runs import Run
-from .style import CLASS_COLORS, MUTED, RC, TEXT, arm_colors
+from actscope.analysis import probes
+from actscope.engines import NumpyEngine
+from actscope.experiment.rundir import Run
+from actscope.report.style import CLASS_COLORS, MUTED, RC, TEXT, arm_colors
 
 _ENGINE = NumpyEngine()
 

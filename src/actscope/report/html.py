@@ -15,10 +15,10 @@ from pathlib import Path
 import jinja2
 import matplotlib.pyplot as plt
 
-from ..parallel import can_fork, env_workers, usable_cores
-from ..runs import Run
-from .figures import FIGURES
-from .style import write_figure
+from actscope._util.parallel import can_fork, env_workers, usable_cores
+from actscope.experiment.rundir import Run
+from actscope.report.figures import FIGURES
+from actscope.report.style import write_figure
 
 # Extra figures: name -> (function(run) -> Figure | None, needs 2-D inputs)
 _EXTRA_FIGURES: dict[str, tuple[Callable, bool]] = {}

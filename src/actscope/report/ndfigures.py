@@ -7,12 +7,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..classmetrics import confusion, predictions
-from ..engines import NumpyEngine
-from ..runs import Run
-from .figures import _first_ok, _member
-from .html import add_figure
-from .style import CLASS_COLORS, MUTED, RC, TEXT
+from actscope.analysis.classmetrics import confusion, predictions
+from actscope.engines import NumpyEngine
+from actscope.experiment.rundir import Run
+from actscope.report.figures import _first_ok, _member
+from actscope.report.html import add_figure
+from actscope.report.style import CLASS_COLORS, MUTED, RC, TEXT
 
 _ENGINE = NumpyEngine()
 

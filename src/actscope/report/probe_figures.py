@@ -16,12 +16,12 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
-from .. import probes
-from ..boundaries import grid_over
-from ..engines import NumpyEngine
-from ..runs import Run
-from .html import add_figure, add_section
-from .style import CLASS_COLORS, MUTED, RC, TEXT, arm_colors
+from actscope.analysis import probes
+from actscope.data.boundaries import grid_over
+from actscope.engines import NumpyEngine
+from actscope.experiment.rundir import Run
+from actscope.report.html import add_figure, add_section
+from actscope.report.style import CLASS_COLORS, MUTED, RC, TEXT, arm_colors
 
 _ENGINE = NumpyEngine()
 HEADLINE = ("test_accuracy", "test_loss", "final_train_loss")
@@ -373,7 +373,7 @@ def _fmt(key: str, st: dict) -> str:
 
 
 def probes_is_percent(key: str) -> bool:
-    from ..stats import is_percent
+    from actscope.analysis.stats import is_percent
 
     return is_percent(key)
 

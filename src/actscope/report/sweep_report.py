@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from .style import MUTED, RC, arm_colors, write_figure
+from actscope.report.style import MUTED, RC, arm_colors, write_figure
 
 
 def _pct(v) -> str:
@@ -318,8 +318,8 @@ def _ci(r, plain: int = 0) -> str:
 
 def write_sweep_report(sweep, analysis: dict, out: str | Path) -> Path:
     """Write ``figures/*.png`` and ``report.html`` of a sweep into ``out``."""
-    from .. import cost
-    from ..sweep import atomic_write, resolved_toml
+    from actscope.analysis import cost
+    from actscope.sweep import atomic_write, resolved_toml
 
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)

@@ -22,10 +22,10 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from .. import theory
-from ..runs import Run
-from .html import add_figure, add_section
-from .style import CYCLE, MUTED, RC, TEXT, write_figure
+from actscope import theory
+from actscope.experiment.rundir import Run
+from actscope.report.html import add_figure, add_section
+from actscope.report.style import CYCLE, MUTED, RC, TEXT, write_figure
 
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
@@ -171,7 +171,7 @@ def prepare_init_phase(spec) -> None:
     """Compute the diagrams of ``spec``'s arms before the run exists. The arms are modelled
     on 2-D data, whose first layer sits where it does on any data for the usual inits; where
     a run's points differ, its figure computes the diagram it lacks."""
-    from ..experiment import arm_model
+    from actscope.experiment import arm_model
 
     shape = SimpleNamespace(n_features=2, n_classes=2)
     points = [p for arm in spec.arms for p in theory.init_points(arm_model(spec, arm, shape), arm.name)]

@@ -16,8 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
-from ..errors import InputError
-from .schema import (
+from actscope.errors import InputError
+from actscope.serve.schema import (
     OPTIMIZERS,
     PlaygroundConfig,
     export_toml,
@@ -26,7 +26,7 @@ from .schema import (
     parse_config,
     playground_datasets,
 )
-from .session import SessionLimitError, SessionManager, Settings
+from actscope.serve.session import SessionLimitError, SessionManager, Settings
 
 STATIC = Path(__file__).parent / "static"
 HEARTBEAT_S = 10.0
@@ -34,8 +34,8 @@ MAX_BODY = 16_384  # bytes: a playground config is a few hundred
 
 
 def _options() -> dict:
-    from ..activations import get_activation, list_activations
-    from ..model import all_init_schemes
+    from actscope.activations import get_activation, list_activations
+    from actscope.nn.model import all_init_schemes
 
     return {
         "activations": [{"name": n, "family": get_activation(n).family} for n in list_activations()],

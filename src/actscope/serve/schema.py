@@ -14,8 +14,8 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..config import ExperimentSpec, parse_spec
-from ..errors import InputError
+from actscope.config import ExperimentSpec, parse_spec
+from actscope.errors import InputError
 
 # Limits: a browser can never ask the server for more work than this.
 LIMITS = {
@@ -44,8 +44,8 @@ DATASET_EXTRAS = {"blobs": {"centers": 2}}  # two Gaussian blobs: a two-class ta
 @cache
 def _playable(name: str) -> bool:
     """Whether generator ``name`` gives 2-D points in two classes (tried on a few points)."""
-    from ..config import DataSpec
-    from ..datasets import GENERATORS
+    from actscope.config import DataSpec
+    from actscope.data.generators import GENERATORS
 
     try:
         X, y, *_ = GENERATORS[name](DataSpec(name=name, n_samples=40, **DATASET_EXTRAS.get(name, {})))
@@ -56,7 +56,7 @@ def _playable(name: str) -> bool:
 
 def playground_datasets() -> list[str]:
     """The registered datasets the playground can train on and draw, issue order first."""
-    from ..datasets import GENERATORS
+    from actscope.data.generators import GENERATORS
 
     names = [n for n in GENERATORS if _playable(n)]
     return sorted(names, key=lambda n: (PREFERRED.index(n) if n in PREFERRED else len(PREFERRED), n))
@@ -103,7 +103,7 @@ class PlaygroundConfig(BaseModel):
     @field_validator("act_a", "act_b")
     @classmethod
     def _known_activation(cls, v: str) -> str:
-        from ..activations import list_activations
+        from actscope.activations import list_activations
 
         if v not in list_activations():
             raise ValueError(f"unknown activation; known: {', '.join(list_activations())}")
@@ -112,7 +112,7 @@ class PlaygroundConfig(BaseModel):
     @field_validator("init")
     @classmethod
     def _known_init(cls, v: str) -> str:
-        from ..config import check_init_scheme
+        from actscope.config import check_init_scheme
 
         return check_init_scheme(v)
 

@@ -8,8 +8,8 @@ import time
 
 import uvicorn
 
-from .app import create_app
-from .session import Settings
+from actscope.serve.app import create_app
+from actscope.serve.session import Settings
 
 GRACE_S = 2  # open event streams are closed this long after Ctrl+C
 

@@ -15,9 +15,9 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from .schema import PlaygroundConfig
-from .trainer import PairedTrainer
-from .views import make_grids, snapshot
+from actscope.serve.schema import PlaygroundConfig
+from actscope.serve.trainer import PairedTrainer
+from actscope.serve.views import make_grids, snapshot
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..config import ExperimentSpec, TrainSpec
-from ..datasets import Dataset, load_dataset
-from ..experiment import arm_model, arm_train, make_engine
-from ..model import MLPSpec, Params
-from ..optim import Optimizer, make_optimizer
-from ..train import batch_streams
+from actscope.config import ExperimentSpec, TrainSpec
+from actscope.data.generators import Dataset, load_dataset
+from actscope.experiment import arm_model, arm_train, make_engine
+from actscope.nn.model import MLPSpec, Params
+from actscope.training.loop import batch_streams
+from actscope.training.optimizers import Optimizer, make_optimizer
 
 METRICS = ("train_loss", "test_loss", "train_acc", "test_acc", "running_loss")
 

@@ -11,8 +11,8 @@ import hashlib
 
 import numpy as np
 
-from .. import probes
-from .trainer import METRICS, ArmState, PairedTrainer
+from actscope.analysis import probes
+from actscope.serve.trainer import METRICS, ArmState, PairedTrainer
 
 BOUNDARY_SIDE = 64
 NEURON_SIDE = 20

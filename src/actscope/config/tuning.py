@@ -1,0 +1,36 @@
+"""The learning-rate grid of a tuned TrainSpec, made explicit when the spec is validated.
+
+Choosing among the rates (training one ensemble per rate) is ``actscope.training.tuning``'s
+job; the spec only says which rates there are.
+"""
+
+from __future__ import annotations
+
+DEFAULT_LR_GRID: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+def resolve_tuning(spec) -> None:
+    """Make a tuned ExperimentSpec explicit: its grid, and a validation split.
+
+    Called by the spec's validator when ``[train] lr = "tune"``: an absent ``lr_grid``
+    becomes :data:`DEFAULT_LR_GRID`; ``[data] val_size = 0`` becomes ``train.tune_val_size``.
+    """
+    train = spec.train
+    if train.lr_grid is None:
+        object.__setattr__(spec, "train", train.model_copy(update={"lr_grid": list(DEFAULT_LR_GRID)}))
+    else:
+        object.__setattr__(spec, "train", train.model_copy(update={"lr_grid": sorted(set(train.lr_grid))}))
+    if spec.data.val_size == 0:
+        object.__setattr__(spec, "data", spec.data.model_copy(update={"val_size": train.tune_val_size}))
+
+
+def lr_grid(train) -> list[float]:
+    """The rates a TrainSpec tries: its grid when tuned, else its one rate."""
+    if train.lr != "tune":
+        return [float(train.lr)]
+    return sorted(float(r) for r in (train.lr_grid or DEFAULT_LR_GRID))
+
+
+def n_trials(train) -> int:
+    """How many ensembles training with ``train`` costs (1 unless the rate is tuned)."""
+    return len(lr_grid(train))

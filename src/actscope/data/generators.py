@@ -1,0 +1,197 @@
+"""Datasets: the train / val / test splits of an experiment, built from a DataSpec.
+
+Generators and splits come from scikit-learn; standardisation is fitted either on the
+training split (the right default) or on the whole set before splitting (what the first
+reference article does, ``standardize = "all"``). scikit-learn is imported where it is
+used (it takes over a second, SciPy's statistics with it), so that a Dataset can be
+unpickled, and a report drawn, by a process that never loads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from actscope.config import DataSpec
+from actscope.errors import InputError
+
+
+@dataclass
+class Dataset:
+    """The splits of one experiment, every array float64 (X) and int64 (y)."""
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    X_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    n_classes: int = 2
+    feature_names: list[str] = field(default_factory=list)
+    class_names: list[str] = field(default_factory=list)
+
+    @property
+    def n_features(self) -> int:
+        return self.X_train.shape[1]
+
+    @property
+    def is_2d(self) -> bool:
+        return self.n_features == 2
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(X, y) of 'train', 'val' or 'test'."""
+        X, y = getattr(self, f"X_{name}"), getattr(self, f"y_{name}")
+        if X is None:
+            raise KeyError(f"this dataset has no {name!r} split")
+        return X, y
+
+    @property
+    def splits(self) -> list[str]:
+        return ["train"] + (["val"] if self.X_val is not None else []) + ["test"]
+
+
+# Generators: name -> f(spec) -> (X, y, feature_names, class_names). Later issues add more.
+GENERATORS: dict[str, Callable[[DataSpec], tuple]] = {}
+
+
+def register_generator(name: str, fn: Callable[[DataSpec], tuple]) -> None:
+    GENERATORS[name] = fn
+
+
+def _moons(spec: DataSpec):
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(n_samples=spec.n_samples, noise=spec.noise, random_state=spec.random_state)
+    return X, y, ["x1", "x2"], ["0", "1"]
+
+
+register_generator("moons", _moons)
+
+
+def _xy(spec: DataSpec) -> np.random.Generator:
+    return np.random.default_rng(spec.random_state)
+
+
+def _circles(spec: DataSpec):
+    from sklearn.datasets import make_circles
+
+    X, y = make_circles(n_samples=spec.n_samples, noise=spec.noise, factor=spec.factor,
+                        random_state=spec.random_state)
+    return X, y, ["x1", "x2"], ["outer", "inner"]
+
+
+def _xor(spec: DataSpec):
+    """Uniform on [-1, 1]^2; class 1 where x1 * x2 > 0; Gaussian noise added afterwards."""
+    rng = _xy(spec)
+    X = rng.uniform(-1.0, 1.0, size=(spec.n_samples, 2))
+    y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    return X + spec.noise * rng.standard_normal(X.shape), y, ["x1", "x2"], ["0", "1"]
+
+
+def _spiral(spec: DataSpec):
+    """Two interleaved arms of ``turns`` turns each (the second is the first rotated by pi)."""
+    rng = _xy(spec)
+    n1 = spec.n_samples // 2
+    counts = (n1, spec.n_samples - n1)
+    Xs, ys = [], []
+    for c, n in enumerate(counts):
+        t = np.sqrt(rng.uniform(0.0, 1.0, n))  # uniform density along the arm's area
+        angle = 2 * np.pi * spec.turns * t + np.pi * c
+        r = t
+        pts = np.c_[r * np.cos(angle), r * np.sin(angle)]
+        Xs.append(pts + spec.noise * rng.standard_normal(pts.shape))
+        ys.append(np.full(n, c))
+    X, y = np.vstack(Xs), np.concatenate(ys)
+    order = rng.permutation(len(y))
+    return X[order], y[order], ["x1", "x2"], ["arm 0", "arm 1"]
+
+
+def _blobs(spec: DataSpec):
+    """``centers`` Gaussian blobs with centres on a circle of radius 1, std = noise."""
+    rng = _xy(spec)
+    k = spec.centers
+    angles = 2 * np.pi * np.arange(k) / k
+    centres = np.c_[np.cos(angles), np.sin(angles)]
+    y = np.arange(spec.n_samples) % k
+    rng.shuffle(y)
+    X = centres[y] + spec.noise * rng.standard_normal((spec.n_samples, 2))
+    return X, y, ["x1", "x2"], [str(c) for c in range(k)]
+
+
+def _checkerboard(spec: DataSpec):
+    """Uniform on [0, cells)^2, the class of a point is the colour of its square."""
+    rng = _xy(spec)
+    X = rng.uniform(0.0, spec.cells, size=(spec.n_samples, 2))
+    y = (np.floor(X[:, 0]) + np.floor(X[:, 1])).astype(np.int64) % 2
+    return X + spec.noise * rng.standard_normal(X.shape), y, ["x1", "x2"], ["0", "1"]
+
+
+def _sklearn(loader: str):
+    """A generator for ``sklearn.datasets.<loader>``."""
+    def load(spec: DataSpec):
+        import sklearn.datasets
+
+        d = getattr(sklearn.datasets, loader)()
+        return d.data, d.target, [str(f) for f in d.feature_names], [str(c) for c in d.target_names]
+    return load
+
+
+def _csv(spec: DataSpec):
+    from actscope.data.csv_files import load_csv
+
+    return load_csv(spec.path, label=spec.label)
+
+
+register_generator("circles", _circles)
+register_generator("xor", _xor)
+register_generator("spiral", _spiral)
+register_generator("blobs", _blobs)
+register_generator("checkerboard", _checkerboard)
+register_generator("breast_cancer", _sklearn("load_breast_cancer"))
+register_generator("iris", _sklearn("load_iris"))
+register_generator("wine", _sklearn("load_wine"))
+register_generator("digits", _sklearn("load_digits"))
+register_generator("csv", _csv)
+
+
+def load_dataset(spec: DataSpec) -> Dataset:
+    """Generate, standardise and split the data that ``spec`` describes."""
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+
+    X, y, features, classes = GENERATORS[spec.name](spec)
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.int64)
+    n_test = int(np.ceil(spec.test_size * len(y)))
+    if len(y) - n_test < 2 or n_test < 1:
+        raise InputError(f"data: {len(y)} rows are too few to split with test_size = {spec.test_size}")
+    if spec.standardize == "all":
+        X = StandardScaler().fit_transform(X)
+    n_classes = int(y.max()) + 1
+    stratify = None
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X, y, test_size=spec.test_size, random_state=spec.split_seed, stratify=stratify
+    )
+    X_va = y_va = None
+    if spec.val_size > 0:
+        X_tr, X_va, y_tr, y_va = train_test_split(
+            X_tr, y_tr, test_size=spec.val_size, random_state=spec.split_seed
+        )
+    if spec.standardize == "train":
+        scaler = StandardScaler().fit(X_tr)
+        X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
+        if X_va is not None:
+            X_va = scaler.transform(X_va)
+    return Dataset(
+        name=spec.name, X_train=X_tr, y_train=y_tr, X_test=X_te, y_test=y_te,
+        X_val=X_va, y_val=y_va, n_classes=max(n_classes, 2),
+        feature_names=list(features), class_names=list(classes),
+    )
+
+
+def make_dataset(**kwargs) -> Dataset:
+    """Convenience: ``make_dataset(name="moons", noise=0.2)``."""
+    return load_dataset(DataSpec(**kwargs))
