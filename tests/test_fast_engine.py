@@ -12,7 +12,8 @@ pytest.importorskip("numba", reason="the fast engine needs numba (extra 'fast')"
 from actscope.activations import get_activation, list_activations  # noqa: E402
 from actscope.config import TrainSpec  # noqa: E402
 from actscope.engines import MissingExtraError, NumpyEngine, get_engine  # noqa: E402
-from actscope.engines.fast_engine import BatchOrders, FastEngine, supports  # noqa: E402
+from actscope.engines.codegen import supports  # noqa: E402
+from actscope.engines.fast_engine import BatchOrders, FastEngine  # noqa: E402
 from actscope.nn.model import MLPSpec  # noqa: E402
 from actscope.training.loop import batch_streams, fit  # noqa: E402
 

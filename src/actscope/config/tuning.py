@@ -6,7 +6,7 @@ job; the spec only says which rates there are.
 
 from __future__ import annotations
 
-DEFAULT_LR_GRID: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+from actscope.training.tuning import DEFAULT_LR_GRID
 
 
 def resolve_tuning(spec) -> None:
@@ -22,15 +22,3 @@ def resolve_tuning(spec) -> None:
         object.__setattr__(spec, "train", train.model_copy(update={"lr_grid": sorted(set(train.lr_grid))}))
     if spec.data.val_size == 0:
         object.__setattr__(spec, "data", spec.data.model_copy(update={"val_size": train.tune_val_size}))
-
-
-def lr_grid(train) -> list[float]:
-    """The rates a TrainSpec tries: its grid when tuned, else its one rate."""
-    if train.lr != "tune":
-        return [float(train.lr)]
-    return sorted(float(r) for r in (train.lr_grid or DEFAULT_LR_GRID))
-
-
-def n_trials(train) -> int:
-    """How many ensembles training with ``train`` costs (1 unless the rate is tuned)."""
-    return len(lr_grid(train))

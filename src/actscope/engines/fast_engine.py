@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from actscope.engines.base import MissingExtraError
+from actscope.engines.codegen import kernel_exprs, supports
 from actscope.engines.codegen.numba_source import (
     KERNEL_VERSION,
     OPT_KINDS,
@@ -126,23 +127,6 @@ def _load_source(src: str):
         return module
 
 
-def kernel_exprs(spec: MLPSpec):
-    """Each hidden layer's ((f, params), (f', params)), or None if one has no ``scalar``."""
-    out = []
-    for act in spec.activations:
-        scalar = getattr(act, "scalar", None)
-        if scalar is None:
-            return None
-        out.append(((scalar[0], act.params), (scalar[1], act.params)))
-    return out
-
-
-def supports(spec: MLPSpec, max_params: int = MAX_PARAMS) -> bool:
-    """Whether generated kernels cover this architecture: a binary output, at most
-    ``max_params`` parameters, and activations with ``scalar`` expressions."""
-    return spec.n_outputs == 1 and spec.n_params <= max_params and kernel_exprs(spec) is not None
-
-
 def offsets(spec: MLPSpec) -> list[tuple[int, int]]:
     """Row offset of each layer's W and b in theta."""
     out, off = [], 0
@@ -211,7 +195,7 @@ class FastEngine(NumpyEngine):
 
     def kernels(self, spec: MLPSpec):
         """The compiled module for ``spec`` (compiled on first use), or None if unsupported."""
-        if not supports(spec):
+        if not supports(spec, MAX_PARAMS):
             return None
         try:
             src = model_source(spec.sizes, kernel_exprs(spec), self.dtype.name, LANES[self.dtype.name])

@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 
+from actscope.engines.codegen import kernel_exprs, supports
 from actscope.engines.codegen.cuda_source import (
     EVAL_ARGS,
     OPT_KINDS,
@@ -27,7 +28,7 @@ from actscope.engines.codegen.cuda_source import (
     UnsupportedActivation,
     model_source,
 )
-from actscope.engines.fast_engine import kernel_exprs, offsets, pcg_states, supports
+from actscope.engines.fast_engine import offsets, pcg_states
 from actscope.nn.model import Layer, MLPSpec, Params
 from actscope.training.optimizers import make_optimizer
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from actscope.analysis.probes import layer_grad_norms
-from actscope.config import TrainSpec
 from actscope.data.generators import Dataset
 from actscope.nn.model import Layer, MLPSpec, Params, advance_past_init
 from actscope.seeding import aux_rng, batch_stream
@@ -77,7 +76,7 @@ def fit(
     spec: MLPSpec,
     params: Params,
     data: Dataset,
-    train: TrainSpec,
+    train,
     seeds: Sequence[int],
     on_epoch: Callable[[int, History], None] | None = None,
     grad_norms: bool = False,
@@ -169,7 +168,7 @@ def fit(
 DROPOUT_PURPOSE = 7001  # seeding.aux_rng purpose of the dropout masks
 
 
-def dropout_rngs(engine, train: TrainSpec, seeds: Sequence[int]) -> list | None:
+def dropout_rngs(engine, train, seeds: Sequence[int]) -> list | None:
     """One Generator per member for its dropout masks (None when dropout is off)."""
     if train.dropout <= 0:
         return None

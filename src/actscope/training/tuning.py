@@ -14,7 +14,19 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from actscope.config.tuning import DEFAULT_LR_GRID, lr_grid, n_trials, resolve_tuning  # noqa: F401
+DEFAULT_LR_GRID: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+
+
+def lr_grid(train) -> list[float]:
+    """The rates a TrainSpec tries: its grid when tuned, else its one rate."""
+    if train.lr != "tune":
+        return [float(train.lr)]
+    return sorted(float(r) for r in (train.lr_grid or DEFAULT_LR_GRID))
+
+
+def n_trials(train) -> int:
+    """How many ensembles training with ``train`` costs (1 unless the rate is tuned)."""
+    return len(lr_grid(train))
 
 
 def selection_scores(val_accuracy, val_loss=None, diverged=None) -> tuple[np.ndarray, np.ndarray]:
