@@ -1,5 +1,5 @@
 # `make demo` and `make test` set themselves up: they create .venv when it is missing and
-# install the project into it. Only Python 3.10+ is needed on the machine.
+# install the project into it. Only Python 3.11+ is needed on the machine.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin

@@ -30,8 +30,7 @@ import warnings
 
 import numpy as np
 
-from actscope.config import TrainSpec
-from actscope.data.generators import make_dataset
+from actscope.config import TrainSpec, make_dataset
 from actscope.engines import get_engine
 from actscope.nn.model import MLPSpec
 from actscope.training.loop import fit

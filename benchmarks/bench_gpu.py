@@ -4,7 +4,7 @@ Workload of bench_ensemble (2-8-8-1 ReLU, moons with 300 training points, batch 
 lr 0.05), K members up to 1,000,000. Rows give microseconds per model-epoch:
 
   kernel   the fused training kernel alone (CUDA events around the launches)
-  epoch    what train.fit pays per epoch: keep in, kernel, loss / accuracy / keep back
+  epoch    what training.loop.fit pays per epoch: keep in, kernel, loss / accuracy / keep back
   eval     the fused evaluation kernel on the training set
   bmm      torch.baddbmm + autograd over the ensemble, on the same GPU (the baseline)
 
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ensemble import BATCH, LR, SPEC, bench_bmm, data, flops_per_model_epoch  # noqa: E402
 
 from actscope.config import TrainSpec  # noqa: E402
-from actscope.engines import gpu_engine  # noqa: E402
+from actscope.engines import EpochPlan, gpu_engine  # noqa: E402
 from actscope.engines.fast_engine import pcg_states  # noqa: E402
 from actscope.training.loop import batch_streams  # noqa: E402
 
@@ -42,11 +42,12 @@ def trainer(engine, d, K: int, dtype: str):
     tiled = [(np.tile(W, (reps, 1, 1))[:K], np.tile(b, (reps, 1))[:K]) for W, b in params]
     streams = batch_streams(SPEC, list(range(base)), "default")
     states = np.tile(pcg_states(streams), (reps, 1))[:K]
-    train = TrainSpec(epochs=1, lr=LR, batch_size=BATCH, dtype=dtype)
+    t = TrainSpec(epochs=1, lr=LR, batch_size=BATCH, dtype=dtype)
+    plan = EpochPlan(t.optimizer, t.lr, t.momentum, tuple(t.betas), t.eps, t.weight_decay, t.batch_size,
+                     t.shuffle, [streams[k % base] for k in range(K)])
     gpu_engine.pcg_states = lambda _: states  # the tiled states, not a walk over K Generators
     try:
-        tr = engine.epoch_trainer(SPEC, engine.from_numpy(tiled), d.X_train, d.y_train.astype(float),
-                                  train, [streams[k % base] for k in range(K)])
+        tr = engine.epoch_runner(SPEC, engine.from_numpy(tiled), d.X_train, d.y_train.astype(float), plan)
     finally:
         gpu_engine.pcg_states = pcg_states
     assert isinstance(tr, gpu_engine.FusedTrainer), type(tr)
@@ -88,11 +89,11 @@ def time_eval(torch, engine, tr, d, epochs: int) -> float:
 
 
 def ensemble_rows(d, Ks, epochs: int) -> list[tuple[str, float]]:
-    """bench_ensemble's rows f: the gpu engine's epochs (what train.fit pays per epoch) and
+    """bench_ensemble's rows f: the gpu engine's epochs (what training.loop.fit pays per epoch) and
     the torch.bmm baseline, float32, µs per model-epoch."""
     import torch
 
-    engine, out = gpu_engine.make_gpu_engine("float32"), []
+    engine, out = gpu_engine.GpuEngine("float32"), []
     for K in Ks:
         tr = trainer(engine, d, K, "float32")
         out.append((f"f  gpu engine (fused), float32, K={K:,}", time_epoch(torch, tr, epochs)))
@@ -127,7 +128,7 @@ def main(argv=None) -> None:
         for block in (32, 64, 128):
             for fast in (True, False):
                 gpu_engine.BLOCK = block
-                eng = gpu_engine.make_gpu_engine("float32", launcher=gpu_engine.CupyLauncher(fast_math=fast))
+                eng = gpu_engine.GpuEngine("float32", launcher=gpu_engine.CupyLauncher(fast_math=fast))
                 t0 = time.perf_counter()
                 tr = trainer(eng, d, Kmax, "float32")
                 us = time_kernel(torch, tr, args.epochs)
@@ -137,7 +138,7 @@ def main(argv=None) -> None:
         gpu_engine.BLOCK = 64
     rows = []
     for dtype in ("float32", "float64"):
-        eng = gpu_engine.make_gpu_engine(dtype)
+        eng = gpu_engine.GpuEngine(dtype)
         for K in (1000, 10_000, 100_000, 1_000_000):
             if K > Kmax or (dtype == "float64" and K not in (10_000, Kmax)):
                 continue

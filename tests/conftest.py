@@ -25,7 +25,7 @@ def in_tmp(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def small_moons():
-    from actscope.data.generators import make_dataset
+    from actscope.config import make_dataset
 
     return make_dataset(n_samples=120, noise=0.15, random_state=0, test_size=0.25, split_seed=0)
 

@@ -234,7 +234,10 @@ def test_scalar_expressions_for_compiled_engines_match_numpy(name, rng):
     assert act.scalar is not None
     ns = {"math": math, "exp": math.exp, "log": math.log, "log1p": math.log1p, "tanh": math.tanh,
           "sigmoid": lambda v: 1 / (1 + math.exp(-v)), "sqrt": math.sqrt, "abs": abs, "min": min,
-          "max": max, **act.params}
+          "max": max, "expm1": math.expm1, "erf": math.erf, "erfc": math.erfc, "sin": math.sin,
+          "cos": math.cos, "softplus": lambda v: max(v, 0.0) + math.log1p(math.exp(-abs(v))),
+          "ndtr": lambda v: 0.5 * math.erfc(-v / math.sqrt(2.0)),
+          "clip": lambda v, lo, hi: min(max(v, lo), hi), **act.params}
     f_src, g_src = act.scalar
     for z in _points(rng, 40):
         a = float(act.fn(np.array([z]))[0])

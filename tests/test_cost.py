@@ -58,3 +58,16 @@ def test_pareto_front_keeps_the_non_dominated_points():
     flops = [10, 20, 30, 40, 15]
     acc = [0.80, 0.78, 0.90, 0.90, 0.85]
     assert cost.pareto_front(flops, acc) == [0, 4, 2]
+
+
+def test_one_flop_convention_for_specs_and_reports():
+    """MLPSpec counts FLOPs by the convention the reports use (actscope.nn.flops)."""
+    from actscope import nn
+
+    for act in (["relu", "relu"], ["sigmoid", "gelu"], ["leaky_relu(0.2)", "f(x) = x * tanh(x)"]):
+        mlp = MLPSpec(n_inputs=3, hidden=[5, 4], activation=act, n_classes=3)
+        assert mlp.flops_per_prediction() == cost.flops_per_prediction(mlp)
+        per_unit = [nn.activation_flops(a) for a in mlp.activation]
+        dense = (2 * 3 * 5 + 5) + (2 * 5 * 4 + 4) + (2 * 4 * 3 + 3)
+        assert cost.flops_per_prediction(mlp) == dense + 5 * per_unit[0] + 4 * per_unit[1]
+    assert cost.activation_flops is nn.activation_flops and cost.ACTIVATION_FLOPS is nn.ACTIVATION_FLOPS

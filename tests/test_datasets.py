@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from actscope.config import DataSpec, parse_spec
-from actscope.data.generators import GENERATORS, make_dataset
+from actscope.config import DataSpec, make_dataset, parse_spec
+from actscope.data.generators import GENERATORS
 from actscope.errors import InputError
 
 GENERATED = ["moons", "circles", "xor", "spiral", "blobs", "checkerboard"]

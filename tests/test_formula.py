@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from actscope.activations import get_activation
 from actscope.activations.formula import FormulaError, formula_activation, parse_formula
-from actscope.config import parse_spec
+from actscope.config import parse_spec, register_custom_activations
 from actscope.errors import InputError
 
 Z = np.linspace(-4, 4, 33) + 0.013
@@ -84,6 +84,7 @@ def test_config_activations_table_and_inline_formula_round_trip():
                  {"name": "b", "activation": ["bump", "f(x) = x * sigmoid(x)"]}],
     }
     spec = parse_spec(data)
+    register_custom_activations(spec.activations)  # what a run does first (validation registers nothing)
     assert get_activation("bump").gain == 1.5
     assert spec.arms[1].activation == ["bump", "f(x) = x * sigmoid(x)"]
     import tomllib

@@ -12,9 +12,9 @@ torch = pytest.importorskip("torch", reason="the gpu engine needs PyTorch (extra
 
 from actscope.activations import get_activation, list_activations  # noqa: E402
 from actscope.config import TrainSpec  # noqa: E402
-from actscope.engines import NumpyEngine, get_engine, gpu_engine  # noqa: E402
+from actscope.engines import EpochPlan, NumpyEngine, get_engine, gpu_engine  # noqa: E402
 from actscope.engines.codegen.cuda_source import UnsupportedActivation, c_expr, model_source  # noqa: E402
-from actscope.engines.gpu_engine import make_gpu_engine  # noqa: E402
+from actscope.engines.gpu_engine import GpuEngine  # noqa: E402
 from actscope.nn.model import MLPSpec  # noqa: E402
 from actscope.training.loop import fit  # noqa: E402
 from cuda_host import CXX, HostLauncher  # noqa: E402
@@ -27,7 +27,7 @@ COMPILED = [a for a in list_activations() if getattr(get_activation(a), "scalar"
 
 
 def host_engine(dtype="float64"):
-    return make_gpu_engine(dtype=dtype, device="cpu", _allow_cpu=True, launcher=HostLauncher())
+    return GpuEngine(dtype=dtype, device="cpu", allow_cpu=True, launcher=HostLauncher())
 
 
 def _agree(engine, data, train, spec, rtol, atol, seeds=SEEDS):
@@ -70,10 +70,10 @@ def test_unsupported_specs_fall_back_to_the_device_loop(small_moons):
     engine = host_engine()
     assert engine.kernels(MLPSpec(2, [4], "relu", n_classes=3)) is None  # softmax output
     assert engine.kernels(MLPSpec(2, [64, 64], "relu")) is None  # too many parameters
-    train = TrainSpec(epochs=1)
-    tr = engine.epoch_trainer(MLPSpec(2, [4], "relu", n_classes=3), engine.init(
-        MLPSpec(2, [4], "relu", n_classes=3), [0]), small_moons.X_train, small_moons.y_train, train, [None])
-    assert isinstance(tr, gpu_engine.DeviceTrainer)
+    spec = MLPSpec(2, [4], "relu", n_classes=3)
+    plan = EpochPlan("sgd", 0.05, 0.9, (0.9, 0.999), 1e-8, 0.0, 64, True, [None])
+    runner = engine.epoch_runner(spec, engine.init(spec, [0]), small_moons.X_train, small_moons.y_train, plan)
+    assert runner is None  # the training loop steps the minibatches on the device
 
 
 # the fused kernels, compiled for the host ------------------------------------------------
@@ -161,8 +161,8 @@ def test_fused_evaluation_agrees(small_moons):
 # the torch device loop ---------------------------------------------------------------------
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_device_loop_agrees_on_cpu(small_moons, optimizer):
-    engine = make_gpu_engine(dtype="float64", device="cpu", _allow_cpu=True)
-    assert engine.launcher is None
+    engine = GpuEngine(dtype="float64", device="cpu", allow_cpu=True)
+    assert engine.launcher is None and not engine.capabilities.fused_epochs
     train = TrainSpec(epochs=4, optimizer=optimizer, lr=0.05 if optimizer == "sgd" else 0.01)
     _agree(engine, small_moons, train, MLPSpec(2, [8, 8], "relu"), 1e-9, 1e-11)
 
@@ -170,7 +170,7 @@ def test_device_loop_agrees_on_cpu(small_moons, optimizer):
 def test_device_loop_marks_divergence_like_the_torch_loop(small_moons):
     # at overflow the torch contract and NumPy may round differently; the device loop must
     # give exactly what the generic loop gives on the same (torch) contract
-    engine = make_gpu_engine(dtype="float64", device="cpu", _allow_cpu=True)
+    engine = GpuEngine(dtype="float64", device="cpu", allow_cpu=True)
     plain = get_engine("torch", dtype="float64")
     spec, train = MLPSpec(2, [4, 4], "relu"), TrainSpec(epochs=3, lr=1e300)
     _, hg = fit(engine, spec, engine.init(spec, SEEDS), small_moons, train, SEEDS)

@@ -91,3 +91,37 @@ def test_inputs_are_not_modified_and_unknown_kind_is_refused():
     assert np.all(W == 1) and np.allclose(new[0].W, 0.9)  # Adam's first step is lr * sign(g)
     with pytest.raises(ValueError, match="optimizer 'rmsprop'"):
         Optimizer(kind="rmsprop").step([Layer(W, np.zeros((1, 2)))], [Layer(W, np.zeros((1, 2)))])
+
+
+def test_one_table_of_optimizers_is_what_config_playground_and_kernels_accept():
+    from actscope.engines.codegen import cuda_source, numba_source
+    from actscope.errors import InputError
+    from actscope.training.optimizers import OPTIMIZER_NAMES, OPTIMIZERS
+
+    assert OPTIMIZER_NAMES == tuple(OPTIMIZERS) == ("sgd", "momentum", "nesterov", "adam")
+    assert set(numba_source.OPT_KINDS) == set(cuda_source.OPT_KINDS) == set(OPTIMIZERS)
+    for name in OPTIMIZERS:
+        assert TrainSpec(optimizer=name).optimizer == name
+    with pytest.raises((InputError, ValueError)):
+        TrainSpec(optimizer="rmsprop")
+    schema = pytest.importorskip("actscope.serve.schema")
+    assert tuple(schema.OPTIMIZERS) == OPTIMIZER_NAMES
+
+
+def test_optimizers_are_pure_init_update_pairs():
+    from actscope.training.optimizers import apply_updates
+
+    spec = TrainSpec(optimizer="adam", lr=0.01, weight_decay=0.01, l1=0.001, l2=0.002)
+    tx = make_optimizer(spec).transform()
+    params = [Layer(np.asarray(W), np.asarray(b)) for W, b in _start()]
+    grads = [Layer(_grad(W, 0, 0), _grad(b, 0, 1)) for W, b in params]
+    state = tx.init(params)
+    u1, s1 = tx.update(grads, state, params)
+    u2, s2 = tx.update(grads, state, params)  # the same inputs give the same outputs
+    for a, b in zip(u1, u2):
+        np.testing.assert_array_equal(a.W, b.W)
+    assert state == tx.init(params)  # and the state given is not changed
+    stateful = make_optimizer(spec)
+    for a, b in zip(apply_updates(params, u1), stateful.step(params, grads)):
+        np.testing.assert_array_equal(a.W, b.W)
+        np.testing.assert_array_equal(a.b, b.b)

@@ -11,11 +11,12 @@ import time
 import numpy as np
 import pytest
 
-import actscope.experiment as ex
+import actscope.experiment.run as ex  # where run_experiment looks fit up
 from actscope._util import parallel
 from actscope._util.parallel import arm_workers, env_workers
 from actscope.cli.progress import TrainingProgress
 from actscope.config import parse_spec
+from actscope.engines import Capabilities
 from actscope.errors import InputError
 
 pytestmark = pytest.mark.skipif(not parallel.can_fork(), reason="arms fork only where fork is safe (Linux)")
@@ -117,7 +118,7 @@ def test_worker_counts(monkeypatch):
     assert arm_workers(1, numpy_engine) == 1
 
     class ThreadedEngine:  # an engine that does not declare itself fork-safe
-        pass
+        capabilities = Capabilities(fork_safe=False)
 
     assert arm_workers(3, ThreadedEngine()) == 1
     monkeypatch.undo()

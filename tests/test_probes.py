@@ -8,7 +8,7 @@ import pytest
 from actscope.analysis import probes
 from actscope.config import DataSpec, ProbesSpec, parse_spec
 from actscope.data.boundaries import arcs_bayes_score, boundary_points, grid_distance, grid_over, true_score
-from actscope.engines import NumpyEngine
+from actscope.engines import Capabilities, NumpyEngine
 from actscope.errors import InputError
 from actscope.nn.model import Layer, MLPSpec
 
@@ -216,8 +216,7 @@ def test_probe_settings_are_validated_in_one_line():
 
 def test_minibatch_gradient_norms_step_aside_for_fused_engines():
     class Fused:
-        def epoch_trainer(self):  # pragma: no cover - only its presence matters
-            pass
+        capabilities = Capabilities(fused_epochs=True)
 
     assert probes.wants_batch_gradients(ProbesSpec(), ENGINE)
     assert not probes.wants_batch_gradients(ProbesSpec(), Fused())

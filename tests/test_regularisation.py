@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from actscope.config import TrainSpec, parse_spec
-from actscope.engines import get_engine
+from actscope.engines import Capabilities, get_engine
 from actscope.errors import InputError
 from actscope.nn.model import Layer, MLPSpec
 from actscope.training.loop import dropout_masks, dropout_rngs, fit
@@ -106,6 +106,7 @@ def test_dropout_training_is_reproducible_and_changes_training(small_moons):
 def test_dropout_on_an_engine_without_it_is_refused():
     class NoDropout:
         name = "nodrop"
+        capabilities = Capabilities(dropout=False)
 
     with pytest.raises(InputError, match="train.dropout = 0.5: the nodrop engine has no dropout"):
         dropout_rngs(NoDropout(), TrainSpec(dropout=0.5), [0])

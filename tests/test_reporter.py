@@ -130,9 +130,9 @@ def test_a_fresh_process_draws_its_report_in_the_worker(tmp_path):
         os.environ["ACTSCOPE_ARM_WORKERS"] = "1"
         from actscope.config import parse_spec
         from actscope.pipeline import run_experiment
-        from actscope import parallel
+        from actscope._util import parallel
         parallel.usable_cores = lambda: 2  # a worker even on a one-core machine
-        import actscope.reporter as r
+        import actscope.pipeline.report_worker as r
         r.usable_cores = lambda: 2
         run = run_experiment(parse_spec({SPEC!r}), out={str(tmp_path / 'run')!r})
         pngs = list((run.path / "figures").glob("*.png"))
@@ -146,7 +146,7 @@ def _interrupting_figure(run):
 
 @pytest.mark.parametrize("in_worker", [False, True])
 def test_ctrl_c_while_drawing_keeps_the_trained_run_without_a_report(tmp_path, monkeypatch, in_worker):
-    from actscope import pipeline
+    from actscope.pipeline import run as pipeline  # where run_experiment looks worker_pays up
 
     monkeypatch.setitem(report_html._EXTRA_FIGURES, "interrupts", (_interrupting_figure, False))
     monkeypatch.setenv("ACTSCOPE_REPORT_WORKERS", "1")

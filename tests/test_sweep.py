@@ -234,7 +234,7 @@ def test_interrupt_then_restart_loses_and_recomputes_nothing(tmp_path):
 
 
 def test_a_failing_cell_is_reported_and_retried(tmp_path, monkeypatch):
-    import actscope.sweep as sw
+    import actscope.sweep.cells as sw  # where run_cell looks _run_cell up
 
     sweep = load_sweep(_write(tmp_path, TINY))
     bad = plan_cells(sweep)[3]["id"]

@@ -13,7 +13,7 @@ from actscope import MLPSpec, list_activations, theory
 from actscope.activations import Activation
 from actscope.cli import main
 from actscope.errors import InputError
-from actscope.nn import model
+from actscope.nn import inits, model
 
 # Activations built here, never registered: theory must need nothing but fn and grad.
 ERF = Activation("erf-test", erf, lambda z: 2 / math.sqrt(math.pi) * np.exp(-z * z), "saturating")
@@ -169,9 +169,9 @@ def test_critical_init_scheme_puts_weights_on_the_critical_line():
 
 
 def test_critical_scheme_with_bias(monkeypatch):
-    monkeypatch.setattr(model, "_SCHEMES", dict(model._SCHEMES))
-    monkeypatch.setattr(model, "_BIAS_SCHEMES", dict(model._BIAS_SCHEMES))
-    theory.register_critical_scheme("critical-b005", 0.05)
+    monkeypatch.setattr(inits, "_SCHEMES", dict(inits._SCHEMES))
+    monkeypatch.setattr(inits, "_BIAS_SCHEMES", dict(inits._BIAS_SCHEMES))
+    inits.register_critical_scheme("critical-b005", 0.05)
     spec = MLPSpec(n_inputs=3, hidden=[40, 40], activation="tanh", init="critical-b005")
     sw2, sb2 = model.init_variances(spec)[1]
     assert sw2 == pytest.approx(1.76095, abs=1e-4) and sb2 == pytest.approx(0.05)
@@ -210,7 +210,7 @@ def test_report_places_each_arm_in_the_phase_diagram():
 
     run = _Run(relu=MLPSpec(n_inputs=2, hidden=[8, 8], activation="relu"),
                linear=MLPSpec(n_inputs=2, hidden=[8, 8], activation="identity", init="xavier"))
-    pts = theory.experiment_init_points(run)
+    pts = theory_figures.experiment_init_points(run)
     assert [(p.arm, p.layer) for p in pts] == [("relu", 1), ("relu", 2), ("linear", 1), ("linear", 2)]
     assert {p.point.phase for p in pts} == {"critical"}  # He for relu, xavier for identity
     html = theory_figures.init_phase_section(run)

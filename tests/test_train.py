@@ -120,7 +120,7 @@ def test_a_failed_save_leaves_nothing_behind(tmp_path):
 
 def test_an_interrupted_experiment_keeps_its_finished_arms(monkeypatch):
     """Arms trained one after the other (forked arms: tests/test_parallel.py)."""
-    import actscope.experiment as ex
+    import actscope.experiment.run as ex  # where run_experiment looks fit up
 
     monkeypatch.setenv("ACTSCOPE_ARM_WORKERS", "1")
     real_fit = ex.fit

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
-import tomllib
 from click.testing import CliRunner
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression

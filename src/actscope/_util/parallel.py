@@ -10,7 +10,6 @@ message per epoch for the progress bar.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import pickle
 import signal
 import sys
@@ -19,30 +18,11 @@ import traceback
 from collections.abc import Callable
 from multiprocessing.connection import wait
 
-from actscope.errors import InputError
+from actscope._util.cores import env_workers, usable_cores
 
 ARM_WORKERS_ENV = "ACTSCOPE_ARM_WORKERS"
-
-
-def env_workers(name: str, default: int) -> int:
-    """A worker count from the environment variable ``name`` (``default`` if unset)."""
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise InputError(f"${name} = {raw!r}: a whole number of processes, 1 or more")
-    return value
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity mask where the OS has one)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+__all__ = ["ARM_WORKERS_ENV", "arm_workers", "can_fork", "env_workers", "fork_is_safe", "may_fork",
+           "portable_exception", "python_threads", "run_forked", "usable_cores"]
 
 
 def can_fork() -> bool:
@@ -60,8 +40,8 @@ def may_fork() -> bool:
 
 def fork_is_safe(engine) -> bool:
     """Whether this process may fork to train: `may_fork`, and the engine says it survives
-    a fork (``engine.fork_safe``: thread pools such as torch's or numba's do not)."""
-    return getattr(engine, "fork_safe", False) and may_fork()
+    a fork (``engine.capabilities.fork_safe``: thread pools such as torch's or numba's do not)."""
+    return engine.capabilities.fork_safe and may_fork()
 
 
 def python_threads() -> int:

@@ -3,8 +3,10 @@
 A formula such as ``"x * tanh(log(1 + exp(x)))"`` is parsed with Python's ``ast`` (which
 never runs code) and every node is checked against a whitelist: numbers, ``x``, ``pi``,
 ``e``, ``+ - * / **`` and the functions in ``FUNCTIONS``. The
-tree becomes a sympy expression, its derivative comes from ``sympy.diff``, and both are
-compiled to NumPy and torch closures by walking the expression. No ``eval`` anywhere.
+tree becomes a sympy expression and its derivative comes from ``sympy.diff``; both are
+printed in the scalar language every activation is written in, so a formula gets NumPy
+and torch callables and kernel source exactly as a built-in does (and trains on the
+compiled engines). No ``eval`` anywhere.
 
 ``log(1 + exp(u))`` is rewritten to the stable ``softplus(u)`` and ``1 / (1 + exp(-u))``
 to ``sigmoid(u)``, so large inputs give finite values and gradients.
@@ -13,43 +15,22 @@ to ``sigmoid(u)``, so large inputs give finite values and gradients.
 from __future__ import annotations
 
 import ast
-import functools
 import operator
+import re
 from collections.abc import Callable
 
 import numpy as np
 import sympy
-from scipy.special import erf, erfc, expit
 
-from actscope.activations import (
-    FAMILIES,
-    USER_DEFINED,
-    Activation,
-    get_activation,
-    list_activations,
-    register,
-    second_moment_gain,
-)
+from actscope.activations._define import compile_expression, second_moment_gain
+from actscope.activations._expr import ExprError
+from actscope.activations._registry import FAMILIES, Activation, is_builtin, lookup, register_user
+from actscope.activations._sympy_print import sigmoid, softplus, to_scalar
 from actscope.errors import InputError
 
 MAX_LENGTH = 500
 MAX_NODES = 300
 X = sympy.Symbol("x", real=True)
-
-
-class softplus(sympy.Function):  # noqa: N801 - sympy function names are lower case
-    """log(1 + exp(u)), evaluated stably."""
-
-    def fdiff(self, argindex=1):
-        return sigmoid(self.args[0])
-
-
-class sigmoid(sympy.Function):  # noqa: N801
-    """1 / (1 + exp(-u)), evaluated stably."""
-
-    def fdiff(self, argindex=1):
-        s = sigmoid(self.args[0])
-        return s * (1 - s)
 
 
 # name in a formula -> (sympy function, number of arguments; None = two or more)
@@ -195,108 +176,24 @@ def parse_formula(text: str) -> sympy.Expr:
     return _stabilise(expr)
 
 
-# Compilation: a closure per node, on NumPy or torch --------------------------------------
+# Compilation: through the scalar language, as every activation ---------------------------
 
-def _tmax(torch, a, b):
-    if not hasattr(a, "dtype"):
-        a, b = b, a
-    return torch.clamp(a, min=b) if not hasattr(b, "dtype") else torch.maximum(a, b)
-
-
-def _tmin(torch, a, b):
-    if not hasattr(a, "dtype"):
-        a, b = b, a
-    return torch.clamp(a, max=b) if not hasattr(b, "dtype") else torch.minimum(a, b)
-
-
-def _numpy_table() -> dict:
-    return {
-        sympy.exp: np.exp, sympy.log: np.log, sympy.sin: np.sin, sympy.cos: np.cos,
-        sympy.tan: np.tan, sympy.asin: np.arcsin, sympy.acos: np.arccos, sympy.atan: np.arctan,
-        sympy.sinh: np.sinh, sympy.cosh: np.cosh, sympy.tanh: np.tanh, sympy.asinh: np.arcsinh,
-        sympy.erf: erf, sympy.erfc: erfc, sympy.Abs: np.abs, sympy.sign: np.sign,
-        softplus: lambda a: np.logaddexp(0.0, a), sigmoid: expit,
-        sympy.Heaviside: lambda a, *h: np.heaviside(a, 0.5),
-        sympy.DiracDelta: lambda a, *k: np.zeros_like(a),
-        sympy.Max: lambda *a: functools.reduce(np.maximum, a),
-        sympy.Min: lambda *a: functools.reduce(np.minimum, a),
-    }
-
-
-def _torch_table() -> dict:
-    import torch
-
-    return {
-        sympy.exp: torch.exp, sympy.log: torch.log, sympy.sin: torch.sin, sympy.cos: torch.cos,
-        sympy.tan: torch.tan, sympy.asin: torch.asin, sympy.acos: torch.acos,
-        sympy.atan: torch.atan, sympy.sinh: torch.sinh, sympy.cosh: torch.cosh,
-        sympy.tanh: torch.tanh, sympy.asinh: torch.asinh, sympy.erf: torch.erf,
-        sympy.erfc: torch.erfc, sympy.Abs: torch.abs, sympy.sign: torch.sign,
-        softplus: lambda a: torch.logaddexp(a, torch.zeros_like(a)), sigmoid: torch.sigmoid,
-        sympy.Heaviside: lambda a, *h: torch.heaviside(a, torch.full_like(a, 0.5)),
-        sympy.DiracDelta: lambda a, *k: torch.zeros_like(a),
-        sympy.Max: lambda *a: functools.reduce(lambda p, q: _tmax(torch, p, q), a),
-        sympy.Min: lambda *a: functools.reduce(lambda p, q: _tmin(torch, p, q), a),
-    }
-
-
-def _const(expr: sympy.Expr) -> float:
-    """A constant sub-expression, evaluated in float64 NumPy (never by sympy's evalf)."""
-    fn = _compile_node(expr, _NUMPY)
-    with np.errstate(all="ignore"):
-        v = fn(np.zeros(1))
-    return float(np.asarray(v).reshape(-1)[0])
-
-
-def _compile_node(expr: sympy.Expr, table: dict) -> Callable:
-    if expr == X:
-        return lambda z: z
-    if expr.is_Number or expr.is_NumberSymbol:
-        c = float(expr)
-        return lambda z: c
-    if not expr.free_symbols and table is not _NUMPY:
-        c = _const(expr)
-        return lambda z: c
-    args = [_compile_node(a, table) for a in expr.args]
-    if expr.is_Add:
-        return lambda z: functools.reduce(operator.add, (f(z) for f in args))
-    if expr.is_Mul:
-        return lambda z: functools.reduce(operator.mul, (f(z) for f in args))
-    if expr.is_Pow:
-        base, ex = args
-        if expr.exp == -1:
-            return lambda z: 1.0 / base(z)
-        return lambda z: base(z) ** ex(z)
-    fn = table.get(expr.func)
-    if fn is None:
-        raise FormulaError(f"formula: {expr.func.__name__} cannot be compiled")
-    return lambda z: fn(*(f(z) for f in args))
-
-
-_NUMPY = _numpy_table()
+def scalar_text(expr: sympy.Expr, text: str = "") -> str:
+    """``expr`` as scalar-language text in ``z`` (FormulaError if it has no scalar form)."""
+    try:
+        return to_scalar(expr, X)
+    except (ExprError, TypeError, ValueError, OverflowError) as err:
+        raise FormulaError(f"{_where(text or sympy.sstr(expr), None)}: cannot be compiled ({err})") from None
 
 
 def compile_numpy(expr: sympy.Expr) -> Callable[[np.ndarray], np.ndarray]:
     """A NumPy function of ``z`` (any shape) computing ``expr``."""
-    fn = _compile_node(expr, _NUMPY)
-
-    def f(z):
-        with np.errstate(over="ignore", under="ignore"):
-            out = fn(z)
-        return out if getattr(out, "shape", None) == np.shape(z) else np.zeros_like(z) + out
-    return f
+    return compile_expression(scalar_text(expr), "0.0").fn
 
 
 def compile_torch(expr: sympy.Expr) -> Callable:
     """A torch function of a tensor computing ``expr`` (torch imported on first call)."""
-    state: dict = {}
-
-    def f(z):
-        if "fn" not in state:
-            state["fn"] = _compile_node(expr, _torch_table())
-        out = state["fn"](z)
-        return out if hasattr(out, "shape") and out.shape == z.shape else z * 0 + out
-    return f
+    return compile_expression(scalar_text(expr), "0.0").torch_fn
 
 
 # Activations from formulas --------------------------------------------------------------
@@ -331,7 +228,11 @@ def formula_activation(name: str, text: str, family: str | None = None,
         raise FormulaError(f"{_where(text, None)}: cannot be differentiated") from None
     if dexpr.has(sympy.Derivative, sympy.Subs, sympy.zoo, sympy.nan):
         raise FormulaError(f"{_where(text, None)}: has no usable derivative")
-    fn, grad = compile_numpy(expr), compile_numpy(dexpr)
+    try:
+        c = compile_expression(scalar_text(expr, text), scalar_text(dexpr, text))
+    except ExprError as err:  # e.g. a derivative too large to compile
+        raise FormulaError(f"{_where(text, None)}: cannot be compiled ({err})") from None
+    fn, grad = c.fn, c.grad
     with np.errstate(all="ignore"):
         try:
             v, g = np.asarray(fn(_GRID.copy()), dtype=float), np.asarray(grad(_GRID.copy()), dtype=float)
@@ -348,7 +249,7 @@ def formula_activation(name: str, text: str, family: str | None = None,
     return Activation(
         name, fn, grad, fam, gain=second_moment_gain(fn) if gain is None else float(gain),
         range=_estimate_range(fn), description=f"f(x) = {sympy.sstr(expr)}",
-        torch_fn=compile_torch(expr), torch_grad=compile_torch(dexpr),
+        torch_fn=c.torch_fn, torch_grad=c.torch_grad, scalar=c.scalar,
     )
 
 
@@ -367,23 +268,17 @@ def register_formula(name: str, text: str, family: str | None = None,
                      gain: float | None = None) -> Activation:
     """Register ``name`` as the activation of formula ``text`` (re-defining a formula is allowed,
     replacing a built-in is not)."""
-    import re
-
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name or ""):
         raise InputError(f"activations.{name}: a name is letters, digits and _ (not starting with a digit)")
     key = (text, family, gain)
-    if name in list_activations() and name not in USER_DEFINED:
+    if is_builtin(name):
         raise InputError(f"activations.{name}: {name!r} is a built-in activation; choose another name")
-    if _USER_FORMULAS.get(name) == key:
-        return get_activation(name)
+    if _USER_FORMULAS.get(name) == key and lookup(name) is not None:
+        return lookup(name)
     act = formula_activation(name, text, family, gain)
     _USER_FORMULAS[name] = key
-    USER_DEFINED.add(name)
-    from actscope import activations
-
-    activations._CACHE.pop(name, None)
-    return register(act, overwrite=True)
+    return register_user(act)
 
 
 __all__ = ["FUNCTIONS", "FormulaError", "compile_numpy", "compile_torch", "formula_activation",
-           "inline_activation", "parse_formula", "register_formula"]
+           "inline_activation", "parse_formula", "register_formula", "scalar_text"]

@@ -1,11 +1,8 @@
 """Inference cost: parameters, FLOPs per prediction, measured latency, cheapest networks.
 
-FLOP convention (stated in every sweep report): a multiply-add of a dense layer counts
-2 FLOPs and a bias add 1; each hidden unit's activation counts the elementary operations
-of its usual formula, where add, multiply, divide, negate, compare/max/min/abs count 1 and
-each transcendental call (exp, log, tanh, erf, sin) also counts 1 (:data:`ACTIVATION_FLOPS`).
-The output nonlinearity is not counted: a class prediction needs only the sign of the
-logit (binary) or the argmax (multi-class). Measured timings complement the convention.
+FLOPs follow the one convention of `actscope.nn.flops` (stated in every sweep report):
+dense multiply-adds count 2, bias adds 1, each hidden unit's activation the elementary
+operations of its usual formula (:data:`ACTIVATION_FLOPS`). Measured timings complement it.
 """
 
 from __future__ import annotations
@@ -16,42 +13,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from actscope.activations import get_activation
+from actscope.engines import get_engine
+from actscope.nn.flops import ACTIVATION_FLOPS, FAMILY_FLOPS, activation_flops, activation_formula
 from actscope.nn.model import MLPSpec
 
-# FLOPs per evaluation of one unit, and the formula counted.
-ACTIVATION_FLOPS: dict[str, tuple[int, str]] = {
-    "identity": (0, "x"),
-    "relu": (1, "max(x, 0)"),
-    "leaky_relu": (2, "max(x, a*x)"),
-    "hard_tanh": (2, "min(max(x, -1), 1)"),
-    "hard_sigmoid": (4, "min(max(x/6 + 1/2, 0), 1)"),
-    "sigmoid": (4, "1 / (1 + exp(-x))"),
-    "tanh": (1, "tanh(x)"),
-    "softsign": (3, "x / (1 + |x|)"),
-    "softplus": (4, "log(1 + exp(b*x)) / b"),
-    "elu": (4, "x > 0 ? x : a*(exp(x) - 1)"),
-    "selu": (5, "s * (x > 0 ? x : a*(exp(x) - 1))"),
-    "gelu": (5, "x * (1 + erf(x / sqrt 2)) / 2"),
-    "gelu_tanh": (9, "x/2 * (1 + tanh(c*(x + 0.044715 x^3)))"),
-    "silu": (6, "x / (1 + exp(-b*x))"),
-    "mish": (6, "x * tanh(log(1 + exp(x)))"),
-    "sine": (1, "sin(x)"),
-    "gaussian": (3, "exp(-x*x)"),
-}
-FAMILY_FLOPS = {"linear": 0, "piecewise-linear": 2, "saturating": 4, "smooth": 6}
-
-
-def activation_flops(name: str) -> int:
-    """FLOPs of one evaluation of an activation (by the module's convention)."""
-    act = get_activation(name)
-    own = getattr(act, "flops", None)
-    if own is not None:
-        return int(own)
-    base = act.name.split("(", 1)[0]
-    if base in ACTIVATION_FLOPS:
-        return ACTIVATION_FLOPS[base][0]
-    return FAMILY_FLOPS.get(act.family, 6)
-
+__all__ = ["ACTIVATION_FLOPS", "FAMILY_FLOPS", "activation_flops", "activation_ns_per_element",
+           "cheapest", "convention_table", "flops_per_prediction", "measure_latency", "n_params",
+           "pareto_front", "success_rate"]
 
 def n_params(mlp: MLPSpec) -> int:
     """Weights and biases of one network."""
@@ -60,19 +28,13 @@ def n_params(mlp: MLPSpec) -> int:
 
 def flops_per_prediction(mlp: MLPSpec) -> int:
     """FLOPs of one forward pass of one input (dense layers + hidden activations)."""
-    dense = sum(2 * i * o + o for i, o in mlp.weight_shapes)
-    acts = sum(w * activation_flops(a) for w, a in zip(mlp.hidden, mlp.activation))
-    return int(dense + acts)
+    return int(mlp.flops_per_prediction())
 
 
 def convention_table(names: Sequence[str]) -> list[dict]:
     """Rows (activation, FLOPs, formula) for the report."""
-    rows = []
-    for n in names:
-        base = get_activation(n).name.split("(", 1)[0]
-        formula = ACTIVATION_FLOPS.get(base, (None, f"family default ({get_activation(n).family})"))[1]
-        rows.append({"activation": n, "flops": activation_flops(n), "formula": formula})
-    return rows
+    return [{"activation": n, "flops": activation_flops(n), "formula": activation_formula(n)}
+            for n in names]
 
 
 # Measured timings ---------------------------------------------------------------------------
@@ -111,8 +73,6 @@ def measure_latency(mlp: MLPSpec, engine="numpy", batch: int = 4096, seed: int =
     Returns the batch size, seconds per batch, predictions per second and seconds for one
     input (best of several repeats; the engine's own overheads included).
     """
-    from actscope.engines import get_engine
-
     eng = get_engine(engine) if isinstance(engine, str) else engine
     params = eng.init(mlp, [seed])
     X = eng.asarray(np.random.default_rng(seed).standard_normal((batch, mlp.n_inputs)))

@@ -21,6 +21,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from actscope.data.generators import GENERATORS
+
 Score = Callable[[np.ndarray], np.ndarray]
 _TRUE_SCORES: dict[str, Callable] = {}
 
@@ -152,8 +154,6 @@ def _raw_score(raw_fn: Callable) -> Callable:
     """A true-score maker from a score on the generator's raw inputs: the generator is run
     again (same spec, same draws) to find how the dataset rescaled its features."""
     def make(spec, dataset) -> Score | None:
-        from actscope.data.generators import GENERATORS
-
         raw = np.asarray(GENERATORS[spec.name](spec)[0], dtype=np.float64)
         fit = _affine_from_raw(raw, dataset)
         if fit is None:

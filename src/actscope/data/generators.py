@@ -1,4 +1,4 @@
-"""Datasets: the train / val / test splits of an experiment, built from a DataSpec.
+"""Datasets: the train / val / test splits of an experiment, built from a data spec.
 
 Generators and splits come from scikit-learn; standardisation is fitted either on the
 training split (the right default) or on the whole set before splitting (what the first
@@ -11,11 +11,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
-from actscope.config import DataSpec
+from actscope.data.csv_files import load_csv
 from actscope.errors import InputError
+
+
+class DataSpecLike(Protocol):
+    """What a generator and `load_dataset` read from a spec (``actscope.config.DataSpec``
+    has these; generators read their own fields, such as ``factor`` or ``path``, too)."""
+
+    name: str
+    n_samples: int
+    noise: float
+    random_state: int
+    test_size: float
+    val_size: float
+    split_seed: int
+    standardize: str
 
 
 @dataclass
@@ -53,15 +68,21 @@ class Dataset:
         return ["train"] + (["val"] if self.X_val is not None else []) + ["test"]
 
 
-# Generators: name -> f(spec) -> (X, y, feature_names, class_names). Later issues add more.
-GENERATORS: dict[str, Callable[[DataSpec], tuple]] = {}
+# Generators: name -> f(spec) -> (X, y, feature_names, class_names). A spec's [data] name
+# is validated against this registry, so a generator registered here can be named in TOML.
+GENERATORS: dict[str, Callable[[DataSpecLike], tuple]] = {}
 
 
-def register_generator(name: str, fn: Callable[[DataSpec], tuple]) -> None:
+def register_generator(name: str, fn: Callable[[DataSpecLike], tuple]) -> None:
+    """Make ``[data] name = "<name>"`` generate its data with ``fn(spec)``.
+
+    ``fn`` returns ``(X, y, feature_names, class_names)``: X of shape (n, features), y the
+    class of each row (0, 1, ...); ``load_dataset`` splits and standardises them.
+    """
     GENERATORS[name] = fn
 
 
-def _moons(spec: DataSpec):
+def _moons(spec: DataSpecLike):
     from sklearn.datasets import make_moons
 
     X, y = make_moons(n_samples=spec.n_samples, noise=spec.noise, random_state=spec.random_state)
@@ -71,11 +92,11 @@ def _moons(spec: DataSpec):
 register_generator("moons", _moons)
 
 
-def _xy(spec: DataSpec) -> np.random.Generator:
+def _xy(spec: DataSpecLike) -> np.random.Generator:
     return np.random.default_rng(spec.random_state)
 
 
-def _circles(spec: DataSpec):
+def _circles(spec: DataSpecLike):
     from sklearn.datasets import make_circles
 
     X, y = make_circles(n_samples=spec.n_samples, noise=spec.noise, factor=spec.factor,
@@ -83,7 +104,7 @@ def _circles(spec: DataSpec):
     return X, y, ["x1", "x2"], ["outer", "inner"]
 
 
-def _xor(spec: DataSpec):
+def _xor(spec: DataSpecLike):
     """Uniform on [-1, 1]^2; class 1 where x1 * x2 > 0; Gaussian noise added afterwards."""
     rng = _xy(spec)
     X = rng.uniform(-1.0, 1.0, size=(spec.n_samples, 2))
@@ -91,7 +112,7 @@ def _xor(spec: DataSpec):
     return X + spec.noise * rng.standard_normal(X.shape), y, ["x1", "x2"], ["0", "1"]
 
 
-def _spiral(spec: DataSpec):
+def _spiral(spec: DataSpecLike):
     """Two interleaved arms of ``turns`` turns each (the second is the first rotated by pi)."""
     rng = _xy(spec)
     n1 = spec.n_samples // 2
@@ -109,7 +130,7 @@ def _spiral(spec: DataSpec):
     return X[order], y[order], ["x1", "x2"], ["arm 0", "arm 1"]
 
 
-def _blobs(spec: DataSpec):
+def _blobs(spec: DataSpecLike):
     """``centers`` Gaussian blobs with centres on a circle of radius 1, std = noise."""
     rng = _xy(spec)
     k = spec.centers
@@ -121,7 +142,7 @@ def _blobs(spec: DataSpec):
     return X, y, ["x1", "x2"], [str(c) for c in range(k)]
 
 
-def _checkerboard(spec: DataSpec):
+def _checkerboard(spec: DataSpecLike):
     """Uniform on [0, cells)^2, the class of a point is the colour of its square."""
     rng = _xy(spec)
     X = rng.uniform(0.0, spec.cells, size=(spec.n_samples, 2))
@@ -131,7 +152,7 @@ def _checkerboard(spec: DataSpec):
 
 def _sklearn(loader: str):
     """A generator for ``sklearn.datasets.<loader>``."""
-    def load(spec: DataSpec):
+    def load(spec: DataSpecLike):
         import sklearn.datasets
 
         d = getattr(sklearn.datasets, loader)()
@@ -139,9 +160,7 @@ def _sklearn(loader: str):
     return load
 
 
-def _csv(spec: DataSpec):
-    from actscope.data.csv_files import load_csv
-
+def _csv(spec: DataSpecLike):
     return load_csv(spec.path, label=spec.label)
 
 
@@ -157,7 +176,7 @@ register_generator("digits", _sklearn("load_digits"))
 register_generator("csv", _csv)
 
 
-def load_dataset(spec: DataSpec) -> Dataset:
+def load_dataset(spec: DataSpecLike) -> Dataset:
     """Generate, standardise and split the data that ``spec`` describes."""
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
@@ -190,8 +209,3 @@ def load_dataset(spec: DataSpec) -> Dataset:
         X_val=X_va, y_val=y_va, n_classes=max(n_classes, 2),
         feature_names=list(features), class_names=list(classes),
     )
-
-
-def make_dataset(**kwargs) -> Dataset:
-    """Convenience: ``make_dataset(name="moons", noise=0.2)``."""
-    return load_dataset(DataSpec(**kwargs))

@@ -1,17 +1,20 @@
 """Engines: the same small contract on different array libraries.
 
-``get_engine(name, **options)`` returns one; engines with optional dependencies are
-registered by a loader so that importing actscope never imports torch.
+``get_engine(name, **options)`` returns one. Every engine (numpy, torch, fast, gpu and
+auto) is registered the same way, by a loader given to `register_engine`, so that
+importing actscope never imports torch or numba. What an engine can do is declared in
+its ``capabilities`` (`Capabilities`); see `Engine` for the whole contract.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 
-from actscope.engines.base import Engine, Forward, MissingExtraError
+from actscope.engines.base import Capabilities, Engine, EpochPlan, EpochRunner, Forward, MissingExtraError
 from actscope.engines.numpy_engine import NumpyEngine
 
-_LOADERS: dict[str, Callable[..., Engine]] = {"numpy": NumpyEngine}
+_LOADERS: dict[str, Callable[..., Engine]] = {}
 
 
 def register_engine(name: str, loader: Callable[..., Engine]) -> None:
@@ -19,20 +22,26 @@ def register_engine(name: str, loader: Callable[..., Engine]) -> None:
     _LOADERS[name] = loader
 
 
-def _load_torch(**options) -> Engine:
-    """The torch engine, imported only when asked for."""
+def _require_torch(engine: str) -> None:
+    """Raise MissingExtraError, saying how to install it, where torch is missing."""
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise MissingExtraError(
-            "the torch engine needs PyTorch, which is not installed: pip install 'actscope[torch]'"
-        ) from None
+        raise MissingExtraError(f"the {engine} engine needs PyTorch, which is not installed: "
+                                "pip install 'actscope[torch]'") from None
+
+
+def _load_numpy(**options) -> Engine:
+    """The NumPy reference engine."""
+    return NumpyEngine(**options)
+
+
+def _load_torch(**options) -> Engine:
+    """The torch engine, imported only when asked for."""
+    _require_torch("torch")
     from actscope.engines.torch_engine import TorchEngine
 
     return TorchEngine(**options)
-
-
-register_engine("torch", _load_torch)
 
 
 def _load_fast(**options) -> Engine:
@@ -44,21 +53,26 @@ def _load_fast(**options) -> Engine:
 
 def _load_gpu(**options) -> Engine:
     """The CUDA engine; refuses with the reason where there is no CUDA device."""
-    from actscope.engines.gpu_engine import make_gpu_engine
+    _require_torch("gpu")
+    from actscope.engines.gpu_engine import GpuEngine
 
-    return make_gpu_engine(**options)
+    return GpuEngine(**options)
+
+
+def cuda_available() -> bool:
+    """Whether a CUDA device can be used here (torch installed and seeing one)."""
+    try:
+        from actscope.engines import gpu_engine
+    except ImportError:  # no torch
+        return False
+    return gpu_engine.cuda_available()
 
 
 def auto_engine_name(device: str = "cpu") -> str:
     """The fastest engine available here: gpu (CUDA device asked for or "auto", and
     present), else fast (numba installed), else numpy."""
-    import importlib.util
-
-    if str(device).startswith("cuda") or device == "auto":
-        from actscope.engines.gpu_engine import cuda_available
-
-        if cuda_available():
-            return "gpu"
+    if (str(device).startswith("cuda") or device == "auto") and cuda_available():
+        return "gpu"
     if importlib.util.find_spec("numba") is not None:
         return "fast"
     return "numpy"
@@ -67,7 +81,7 @@ def auto_engine_name(device: str = "cpu") -> str:
 def _load_auto(**options) -> Engine:
     """``engine = "auto"``: the engine ``auto_engine_name`` picks (its ``name`` says which,
     and so does the run's metadata). The fast engine itself runs the NumPy code for the
-    specs its kernels do not cover (see ``fast_engine.supports``)."""
+    specs its kernels do not cover (see ``codegen.supports``)."""
     device = options.get("device", "cpu")
     name = auto_engine_name(device)
     if name != "gpu" and str(device).startswith("cuda"):
@@ -77,23 +91,27 @@ def _load_auto(**options) -> Engine:
     return _LOADERS[name](**options)
 
 
+register_engine("numpy", _load_numpy)
+register_engine("torch", _load_torch)
 register_engine("fast", _load_fast)
 register_engine("gpu", _load_gpu)
 register_engine("auto", _load_auto)
 
 
 def list_engines() -> list[str]:
+    """The registered engine names."""
     return sorted(_LOADERS)
 
 
-def get_engine(name: str = "numpy", **options) -> Engine:
-    """An engine by name; ``options`` (dtype, device, ...) go to its constructor."""
-    if isinstance(name, str) and name in _LOADERS:
-        return _LOADERS[name](**options)
+def get_engine(name: str | Engine = "numpy", **options) -> Engine:
+    """An engine by name; ``options`` (dtype, device, ...) go to its loader. An engine
+    passed instead of a name is returned as it is."""
     if not isinstance(name, str):
         return name  # already an engine
+    if name in _LOADERS:
+        return _LOADERS[name](**options)
     raise ValueError(f"unknown engine {name!r}; known: {', '.join(list_engines())}")
 
 
-__all__ = ["Engine", "Forward", "MissingExtraError", "NumpyEngine", "get_engine",
-           "list_engines", "register_engine"]
+__all__ = ["Capabilities", "Engine", "EpochPlan", "EpochRunner", "Forward", "MissingExtraError",
+           "NumpyEngine", "auto_engine_name", "get_engine", "list_engines", "register_engine"]

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from actscope.engines.base import MissingExtraError
+from actscope._util.cores import usable_cores
+from actscope.engines.base import Capabilities, EpochPlan, MissingExtraError
 from actscope.engines.codegen import kernel_exprs, supports
 from actscope.engines.codegen.numba_source import (
     KERNEL_VERSION,
@@ -46,7 +47,7 @@ def n_threads() -> int:
     env = os.environ.get("ACTSCOPE_THREADS")
     if env:
         return max(1, int(env))
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return usable_cores()
 
 
 def run_blocks(fn, n_items: int, *args) -> None:
@@ -188,6 +189,9 @@ class FastEngine(NumpyEngine):
     """The engine contract with numba kernels for training and evaluation."""
 
     name = "fast"
+    # the kernels run on a thread pool, which does not survive a fork
+    capabilities = Capabilities(dropout=True, multiclass=True, fused_epochs=True, fork_safe=False,
+                                max_fused_params=MAX_PARAMS)
 
     def __init__(self, dtype: str = "float64", device: str = "cpu") -> None:
         require_numba()
@@ -230,35 +234,38 @@ class FastEngine(NumpyEngine):
         run_blocks(mod.evaluate, n_blocks(K, self.dtype), theta, Xd, yd, loss, acc, LANES[self.dtype.name])
         return loss, acc
 
-    # the fused training path used by train.fit ---------------------------------------------
-    def epoch_trainer(self, spec: MLPSpec, params: Params, X, y, train, streams):
-        """A FusedTrainer for these params, or None when the kernels do not cover the spec."""
-        mod = self.kernels(spec)
-        if mod is None or train.optimizer not in OPT_KINDS:
+    # the fused epochs of the training loop -------------------------------------------------
+    def epoch_runner(self, spec: MLPSpec, params: Params, X, y, plan: EpochPlan) -> FusedTrainer | None:
+        """A FusedTrainer for these params, or None when the kernels do not cover the spec
+        or the optimiser."""
+        if plan.optimizer not in OPT_KINDS:
             return None
-        return FusedTrainer(self, mod, spec, params, X, y, train, streams)
+        mod = self.kernels(spec)
+        if mod is None:
+            return None
+        return FusedTrainer(self, mod, spec, params, X, y, plan)
 
 
 class FusedTrainer:
     """Runs whole epochs in one kernel call; owns theta and the optimiser state."""
 
-    def __init__(self, engine: FastEngine, mod, spec: MLPSpec, params: Params, X, y, train, streams):
-        self.mod, self.spec, self.train, self.streams = mod, spec, train, streams
+    def __init__(self, engine: FastEngine, mod, spec: MLPSpec, params: Params, X, y, plan: EpochPlan):
+        self.mod, self.spec, self.plan = mod, spec, plan
         dt = engine.dtype
         self.theta = pack(spec, params, dt)  # a copy: the caller's params are not modified
-        self.kind = OPT_KINDS[train.optimizer]
+        self.kind = OPT_KINDS[plan.optimizer]
         shape = self.theta.shape if self.kind else (1, 1)
         self.s1 = np.zeros(shape, dt)
         self.s2 = np.zeros(self.theta.shape if self.kind == 3 else (1, 1), dt)
         self.X = np.ascontiguousarray(np.asarray(X), dtype=dt)
         self.y = np.ascontiguousarray(np.asarray(y), dtype=dt)
         n = self.X.shape[0]
-        self.B = min(train.batch_size, n)
+        self.B = min(plan.batch_size, n)
         self.n_batches = -(-n // self.B)
         self.t = 0
-        self.pcg = pcg_states(streams) if train.shuffle else None
-        self.hyper = np.array([train.lr, train.momentum, train.betas[0], train.betas[1], train.eps,
-                               train.weight_decay], dtype=np.float64)
+        self.pcg = pcg_states(plan.streams) if plan.shuffle else None
+        self.hyper = np.array([plan.lr, plan.momentum, plan.betas[0], plan.betas[1], plan.eps,
+                               plan.weight_decay], dtype=np.float64)
 
     @property
     def params(self) -> Params:
@@ -269,12 +276,12 @@ class FusedTrainer:
         """One epoch: (mean minibatch loss (K,), points right (K,), members still kept (K,))."""
         K, n = self.theta.shape[1], self.X.shape[0]
         no_perms = np.zeros((1, 1), np.int64)
-        if not self.train.shuffle:
+        if not self.plan.shuffle:
             mode, perms, pcg = 0, no_perms, np.zeros((1, 6), np.uint64)
         elif self.pcg is not None:
             mode, perms, pcg = 2, no_perms, self.pcg
         else:
-            perms = np.stack([st.permutation(n) for st in self.streams]).astype(np.int64)
+            perms = np.stack([st.permutation(n) for st in self.plan.streams]).astype(np.int64)
             mode, pcg = 1, np.zeros((1, 6), np.uint64)
         still = np.array(keep, dtype=np.bool_, copy=True)
         loss, correct = np.empty(K), np.empty(K)

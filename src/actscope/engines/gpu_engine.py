@@ -1,25 +1,27 @@
 """The GPU engine: the torch contract on CUDA, with whole epochs in one fused kernel.
 
 The contract (init, forward, loss_and_grad, ...) is the torch engine's. What this adds:
+fused CUDA kernels (``engines.codegen.cuda_source``, compiled through CuPy's NVRTC): one
+thread trains one member for a whole epoch, with its weights in registers and its batch
+order drawn on the device by numpy's PCG64 permutation, so the batches are the NumPy
+engine's; another kernel evaluates loss and accuracy. They cover what the fast CPU
+engine's kernels cover (binary outputs, activations with ``scalar`` expressions, sgd /
+momentum / nesterov / adam with weight decay). For everything else, or without CuPy,
+``epoch_runner`` returns None and the training loop (``training.stepper``) runs the
+epoch's minibatches on the device, without a host round trip per batch.
 
-* fused CUDA kernels (``cuda_kernels``, compiled through CuPy's NVRTC): one thread trains
-  one member for a whole epoch, with its weights in registers and its batch order drawn on
-  the device by numpy's PCG64 permutation, so the batches are the NumPy engine's; another
-  kernel evaluates loss and accuracy. They cover what the fast CPU engine's kernels cover
-  (binary outputs, activations with ``scalar`` expressions, sgd / momentum / nesterov /
-  adam with weight decay);
-* for everything else, or without CuPy, ``DeviceTrainer``: the epoch's minibatches run
-  back to back on the device in torch, without a host round trip per batch.
+Importing this module imports torch: ``engines.get_engine("gpu")`` says how to install it.
 """
 
 from __future__ import annotations
 
-import functools
 import threading
 import warnings
 
 import numpy as np
+import torch
 
+from actscope.engines.base import Capabilities, EpochPlan
 from actscope.engines.codegen import kernel_exprs, supports
 from actscope.engines.codegen.cuda_source import (
     EVAL_ARGS,
@@ -29,8 +31,8 @@ from actscope.engines.codegen.cuda_source import (
     model_source,
 )
 from actscope.engines.fast_engine import offsets, pcg_states
+from actscope.engines.torch_engine import TorchEngine
 from actscope.nn.model import Layer, MLPSpec, Params
-from actscope.training.optimizers import make_optimizer
 
 MAX_PARAMS = 512  # one member's parameters and gradients live in registers: larger spill
 BLOCK = 64  # threads (members) per block
@@ -38,21 +40,9 @@ MAX_SHARED = 160 * 1024  # batch orders up to this many bytes per block go to sh
 _LOCK = threading.Lock()
 
 
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        from actscope.engines.base import MissingExtraError
-
-        raise MissingExtraError("the gpu engine needs PyTorch: pip install 'actscope[torch]'") from None
-    return torch
-
-
 def cuda_available() -> bool:
-    try:
-        return bool(_torch().cuda.is_available())
-    except ImportError:
-        return False
+    """Whether torch sees a CUDA device."""
+    return bool(torch.cuda.is_available())
 
 
 # launchers: compile a kernel source and run its entry points ------------------------------
@@ -98,7 +88,6 @@ class _CupyModule:
             args = {**args, "ord": args["keep"]}  # unused by this entry point
         else:
             fn = self.module.get_function("train_epoch_global")
-            torch = _torch()
             if self._scratch is None or self._scratch.shape != (n, K):
                 self._scratch = torch.empty((n, K), dtype=torch.int32, device=args["theta"].device)
             args = {**args, "ord": self._scratch}
@@ -110,79 +99,90 @@ class _CupyModule:
         fn(((K + BLOCK - 1) // BLOCK,), (BLOCK,), tuple(self._arg(args[a], c) for a, c in EVAL_ARGS))
 
 
-def make_gpu_engine(dtype: str = "float64", device: str = "cuda", _allow_cpu: bool = False,
-                    launcher=None):
-    """A GpuEngine; refuses, with the reason, when there is no CUDA device.
+def default_launcher(device: str):
+    """CuPy's launcher on a CUDA device, or None (with a warning) where CuPy is missing."""
+    if not str(device).startswith("cuda"):
+        return None
+    try:
+        return CupyLauncher()
+    except ImportError:
+        warnings.warn("the gpu engine runs without its fused kernels (CuPy is not installed: "
+                      "pip install cupy-cuda12x); epochs run as torch operations", stacklevel=3)
+        return None
 
-    ``launcher`` compiles and runs the fused kernels (CuPy's by default, when installed);
-    ``_allow_cpu`` with a host launcher runs the same kernels on the CPU (tests).
+
+class GpuEngine(TorchEngine):
+    """The torch contract on a CUDA device, with whole epochs in fused kernels.
+
+    Parameters
+    ----------
+    dtype, device
+        As for TorchEngine; ``device`` "auto" or "cpu" means "cuda" (unless ``allow_cpu``).
+    launcher
+        Compiles and runs the fused kernels (CuPy's by default, when installed). Without
+        one, ``epoch_runner`` returns None and the training loop steps minibatches on the
+        device.
+    allow_cpu
+        Run on the CPU: with a host launcher (tests/cuda_host.py) the same kernels run
+        there, which is how they are tested without a GPU.
     """
-    torch = _torch()
-    if not _allow_cpu:
-        if not torch.cuda.is_available():
-            raise ValueError("the gpu engine needs a CUDA device and torch.cuda.is_available() is False "
-                             "here; use engine = \"fast\" or \"auto\"")
-        if device in ("auto", "cpu"):
-            device = "cuda"
-    if launcher is None and str(device).startswith("cuda"):
-        try:
-            launcher = CupyLauncher()
-        except ImportError:
-            warnings.warn("the gpu engine runs without its fused kernels (CuPy is not installed: "
-                          "pip install cupy-cuda12x); epochs run as torch operations", stacklevel=2)
-    from actscope.engines.torch_engine import TorchEngine
 
-    class GpuEngine(TorchEngine):
-        name = "gpu"
+    name = "gpu"
 
-        def __init__(self) -> None:
-            super().__init__(dtype=dtype, device=device)
-            self.launcher = launcher
+    def __init__(self, dtype: str = "float64", device: str = "cuda", launcher=None,
+                 allow_cpu: bool = False) -> None:
+        if not allow_cpu:
+            if not torch.cuda.is_available():
+                raise ValueError("the gpu engine needs a CUDA device and torch.cuda.is_available() is "
+                                 "False here; use engine = \"fast\" or \"auto\"")
+            if device in ("auto", "cpu"):
+                device = "cuda"
+        super().__init__(dtype=dtype, device=device)
+        self.launcher = launcher if launcher is not None else default_launcher(self.device)
+        fused = self.launcher is not None
+        self.capabilities = Capabilities(dropout=True, multiclass=True, fused_epochs=fused,
+                                         fork_safe=False, max_fused_params=MAX_PARAMS if fused else 0)
+        self._modules: dict[tuple, object] = {}
 
-        @functools.lru_cache(maxsize=32)  # noqa: B019  (one engine per run; few specs)
-        def _compiled(self, sizes, frozen, optimizer: str):
-            acts = [tuple((f, dict(p)) for f, p in pair) for pair in frozen]
-            dtype = str(self.dtype).replace("torch.", "")
-            with _LOCK:
-                return self.launcher.compile(model_source(sizes, acts, dtype, optimizer, BLOCK), dtype)
+    def kernels(self, spec: MLPSpec, optimizer: str = "sgd"):
+        """The compiled fused kernels for ``spec``, or None where they do not apply."""
+        if self.launcher is None or optimizer not in OPT_KINDS or not supports(spec, MAX_PARAMS):
+            return None
+        acts = kernel_exprs(spec)
+        key = (tuple(spec.sizes), repr(acts), optimizer)
+        with _LOCK:
+            if key not in self._modules:
+                dtype = str(self.dtype).replace("torch.", "")
+                try:
+                    src = model_source(spec.sizes, acts, dtype, optimizer, BLOCK)
+                except UnsupportedActivation:
+                    return None
+                self._modules[key] = self.launcher.compile(src, dtype)
+            return self._modules[key]
 
-        def kernels(self, spec: MLPSpec, optimizer: str = "sgd"):
-            """The compiled fused kernels for ``spec``, or None where they do not apply."""
-            if self.launcher is None or optimizer not in OPT_KINDS or not supports(spec, MAX_PARAMS):
-                return None
-            frozen = tuple(tuple((f, tuple(sorted(p.items()))) for f, p in pair)
-                           for pair in kernel_exprs(spec))
-            try:
-                return self._compiled(tuple(spec.sizes), frozen, optimizer)
-            except UnsupportedActivation:
-                return None
+    def loss_and_accuracy(self, spec: MLPSpec, params: Params, X, y):
+        mod = self.kernels(spec)
+        if mod is None or np.ndim(X) != 2:
+            return super().loss_and_accuracy(spec, params, X, y)
+        theta = pack_theta(spec, params)
+        K = theta.shape[1]
+        Xd = self.asarray(np.asarray(X, dtype=np.float64)).contiguous()
+        yd = self.asarray(np.asarray(y, dtype=np.float64)).contiguous()
+        loss = torch.empty(K, dtype=torch.float64, device=self.torch_device)
+        acc = torch.empty(K, dtype=torch.float64, device=self.torch_device)
+        mod.evaluate(dict(theta=theta, X=Xd, Y=yd, n=Xd.shape[0], loss_out=loss, acc_out=acc, K=K), K)
+        return loss.cpu().numpy(), acc.cpu().numpy()
 
-        def loss_and_accuracy(self, spec: MLPSpec, params: Params, X, y):
-            mod = self.kernels(spec)
-            if mod is None or np.ndim(X) != 2:
-                return super().loss_and_accuracy(spec, params, X, y)
-            theta = pack_theta(spec, params)
-            K = theta.shape[1]
-            Xd = self.asarray(np.asarray(X, dtype=np.float64)).contiguous()
-            yd = self.asarray(np.asarray(y, dtype=np.float64)).contiguous()
-            loss = torch.empty(K, dtype=torch.float64, device=self.torch_device)
-            acc = torch.empty(K, dtype=torch.float64, device=self.torch_device)
-            mod.evaluate(dict(theta=theta, X=Xd, Y=yd, n=Xd.shape[0], loss_out=loss, acc_out=acc, K=K), K)
-            return loss.cpu().numpy(), acc.cpu().numpy()
-
-        def epoch_trainer(self, spec: MLPSpec, params: Params, X, y, train, streams):
-            mod = self.kernels(spec, train.optimizer)
-            if mod is not None:
-                return FusedTrainer(self, mod, spec, params, X, y, train, streams)
-            return DeviceTrainer(self, spec, params, X, y, train, streams)
-
-    return GpuEngine()
+    def epoch_runner(self, spec: MLPSpec, params: Params, X, y, plan: EpochPlan) -> FusedTrainer | None:
+        """The fused kernels' runner, or None (no launcher, or a spec / optimiser they do not
+        cover): the training loop then runs the epoch's minibatches on the device."""
+        mod = self.kernels(spec, plan.optimizer)
+        return None if mod is None else FusedTrainer(self, mod, spec, params, X, y, plan)
 
 
 # the (P, K) member-last layout of the fused kernels ---------------------------------------
 def pack_theta(spec: MLPSpec, params: Params):
     """A new contiguous (P, K) tensor holding ``params`` (parameter-major, member-last)."""
-    torch = _torch()
     K = params[0][0].shape[0]
     rows = []
     for W, b in params:
@@ -202,25 +202,24 @@ def theta_views(spec: MLPSpec, theta) -> Params:
 class FusedTrainer:
     """Whole epochs in one kernel launch; owns theta (P, K) and the optimiser state."""
 
-    def __init__(self, engine, mod, spec: MLPSpec, params: Params, X, y, train, streams):
-        torch = self.torch = _torch()
-        self.mod, self.spec, self.train, self.streams = mod, spec, train, streams
+    def __init__(self, engine: GpuEngine, mod, spec: MLPSpec, params: Params, X, y, plan: EpochPlan):
+        self.mod, self.spec, self.plan = mod, spec, plan
         dev = engine.torch_device
         self.theta = pack_theta(spec, params)  # a copy: the caller's params are not modified
         K = self.K = self.theta.shape[1]
-        kind = OPT_KINDS[train.optimizer]
+        kind = OPT_KINDS[plan.optimizer]
         unused = torch.zeros(1, dtype=engine.dtype, device=dev)
         self.s1 = torch.zeros_like(self.theta) if kind else unused  # momentum / first moment
         self.s2 = torch.zeros_like(self.theta) if kind == 3 else unused  # adam's second moment
         self.X = engine.asarray(X).contiguous()
         self.y = engine.asarray(y).to(engine.dtype).contiguous()
         self.n = int(self.X.shape[0])
-        self.B = min(train.batch_size, self.n)
+        self.B = min(plan.batch_size, self.n)
         self.n_batches = -(-self.n // self.B)
         self.t = 0
         self.mode, pcg = 0, np.zeros((1, 6), np.uint64)
-        if train.shuffle:
-            states = pcg_states(streams)
+        if plan.shuffle:
+            states = pcg_states(plan.streams)
             self.mode = 2 if states is not None else 1
             pcg = states if states is not None else pcg
         self.pcg = torch.as_tensor(pcg.view(np.int64), device=dev).contiguous()
@@ -236,16 +235,16 @@ class FusedTrainer:
 
     def run_epoch(self, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One epoch: (mean minibatch loss (K,), points right (K,), members still kept (K,))."""
-        self.keep.copy_(self.torch.from_numpy(np.asarray(keep, dtype=np.uint8)))
+        self.keep.copy_(torch.from_numpy(np.asarray(keep, dtype=np.uint8)))
         self.launch()
         return self.loss.cpu().numpy(), self.correct.cpu().numpy(), self.keep.cpu().numpy().astype(bool)
 
     def launch(self) -> None:
         """The epoch's kernel, on the device's queue (``self.keep`` in, results on the device)."""
-        torch, tr = self.torch, self.train
+        tr = self.plan
         perms = self.no_perms
         if self.mode == 1:
-            perms = torch.as_tensor(np.stack([st.permutation(self.n) for st in self.streams])
+            perms = torch.as_tensor(np.stack([st.permutation(self.n) for st in tr.streams])
                                     .astype(np.int32), device=self.theta.device)
         self.mod.train(dict(theta=self.theta, s1=self.s1, s2=self.s2, X=self.X, Y=self.y, perms=perms,
                             pcg=self.pcg, mode=self.mode, n=self.n, B=self.B, lr=tr.lr, mu=tr.momentum,
@@ -253,69 +252,3 @@ class FusedTrainer:
                             keep=self.keep, loss_out=self.loss, corr_out=self.correct, K=self.K),
                        self.K, self.n)
         self.t += self.n_batches
-
-
-# without fused kernels: the epoch as torch operations on the device -----------------------
-def _batch_orders(streams, n: int):
-    """The fast engine's BatchOrders when numba is installed, else a plain Python one."""
-    try:
-        from actscope.engines.fast_engine import BatchOrders
-
-        return BatchOrders(streams, n)
-    except ImportError:
-        return _PythonOrders(streams, n)
-
-
-class _PythonOrders:
-    def __init__(self, streams, n: int):
-        self.streams, self.n = streams, n
-
-    def next(self) -> np.ndarray:
-        return np.stack([st.permutation(self.n) for st in self.streams])
-
-
-class DeviceTrainer:
-    """Runs one epoch's minibatches on the engine's device; same batches, same history."""
-
-    def __init__(self, engine, spec: MLPSpec, params: Params, X, y, train, streams):
-        self.torch = _torch()
-        self.engine, self.spec, self.train, self.streams = engine, spec, train, streams
-        self.params = [Layer(W.clone(), b.clone()) for W, b in params]
-        self.X, self.y = engine.asarray(X), engine.asarray(y)
-        self.opt = make_optimizer(train)
-        self.n = int(self.X.shape[0])
-        self.B = min(train.batch_size, self.n)
-        self.orders = _batch_orders(streams, self.n) if train.shuffle else None
-
-    def run_epoch(self, keep: np.ndarray):
-        torch, eng, K, n = self.torch, self.engine, len(keep), self.n
-        if self.train.shuffle:
-            perms = eng.asindex(self.orders.next())
-        else:
-            perms = torch.arange(n, device=eng.torch_device).expand(K, n)
-        kept = torch.as_tensor(np.asarray(keep), device=eng.torch_device)
-        loss_sum = torch.zeros(K, dtype=torch.float64, device=eng.torch_device)
-        correct = torch.zeros(K, dtype=torch.float64, device=eng.torch_device)
-        nan = torch.tensor(float("nan"), dtype=torch.float64, device=eng.torch_device)
-        n_batches = 0
-        with torch.no_grad():
-            for start in range(0, n, self.B):
-                idx = perms[:, start:start + self.B]
-                loss, grads, acc = eng._loss_and_grad(self.spec, self.params, self.X[idx], self.y[idx],
-                                                      True)
-                loss = loss.to(torch.float64)
-                kept = kept & torch.isfinite(loss)
-                self.opt.mask_state(lambda s, m=kept: _zero_rows(torch, m, s))
-                grads = [Layer(_zero_rows(torch, kept, W), _zero_rows(torch, kept, b)) for W, b in grads]
-                self.params = self.opt.step(self.params, grads)
-                loss_sum += torch.where(kept, loss, nan)
-                correct += acc.to(torch.float64) * idx.shape[1]
-                n_batches += 1
-        return ((loss_sum / n_batches).cpu().numpy(), correct.cpu().numpy(),
-                kept.cpu().numpy().astype(bool))
-
-
-def _zero_rows(torch, keep, x):
-    """x with the members (first axis) where keep is False set to zero."""
-    return torch.where(keep.reshape((-1,) + (1,) * (x.dim() - 1)), x, torch.zeros((), dtype=x.dtype,
-                                                                                  device=x.device))

@@ -1,6 +1,6 @@
 """The reference engine: NumPy, float64 by default, written to be read.
 
-Every other engine is tested against this one. Shapes follow DESIGN.md: W is
+Every other engine is tested against this one. Shapes follow docs/design.md: W is
 (K, fan_in, fan_out), b is (K, fan_out), activations are (K, N, width).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, log_softmax, softmax
 
-from actscope.engines.base import Forward
+from actscope.engines.base import Capabilities, EpochPlan, Forward
 from actscope.nn.model import Layer, MLPSpec, Params, init_params
 
 
@@ -27,8 +27,8 @@ class NumpyEngine:
     """The engine contract on NumPy arrays."""
 
     name = "numpy"
-    supports_dropout = True  # forward / loss_and_grad take ``masks``
-    fork_safe = True  # no thread pool of its own: arms may train in forked processes
+    # no thread pool of its own: arms may train in forked processes
+    capabilities = Capabilities(dropout=True, multiclass=True, fused_epochs=False, fork_safe=True)
 
     def __init__(self, dtype: str = "float64", device: str = "cpu") -> None:
         if device not in ("cpu", "auto"):
@@ -51,6 +51,12 @@ class NumpyEngine:
     def where(self, cond, a, b):
         return np.where(np.asarray(cond), a, b)
 
+    def zeros(self, n: int) -> np.ndarray:
+        return np.zeros(n)
+
+    def to_host(self, x) -> np.ndarray:
+        return np.asarray(x)
+
     def to_numpy(self, params: Params) -> Params:
         return [Layer(np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64))
                 for W, b in params]
@@ -64,7 +70,7 @@ class NumpyEngine:
 
     def forward(self, spec: MLPSpec, params: Params, X, record: bool = False, masks=None) -> Forward:
         """``masks`` (training with dropout): one (K, N, width) array per hidden layer that
-        multiplies its post-activations (0 or 1 / (1 - p), drawn by ``train.dropout_masks``)."""
+        multiplies its post-activations (0 or 1 / (1 - p), drawn by ``training.stepper.dropout_masks``)."""
         K = params[0].W.shape[0]
         a = _as_ensemble_input(self.asarray(X), K)
         zs, as_ = [], []
@@ -82,6 +88,10 @@ class NumpyEngine:
             logits = np.broadcast_to(logits, (K, *logits.shape[1:]))
         prob = expit(logits[..., 0]) if spec.n_outputs == 1 else softmax(logits, axis=-1)
         return Forward(prob=prob, logits=logits, z=zs, a=as_)
+
+    def epoch_runner(self, spec: MLPSpec, params: Params, X, y, plan: EpochPlan):
+        """None: the training loop steps this engine's minibatches itself."""
+        return None
 
     @staticmethod
     def _loss_from_logits(spec: MLPSpec, logits: np.ndarray, y: np.ndarray) -> np.ndarray:

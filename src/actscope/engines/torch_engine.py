@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from actscope.activations import Activation
-from actscope.engines.base import Forward
+from actscope.engines.base import Capabilities, EpochPlan, Forward
 from actscope.nn.model import Layer, MLPSpec, Params, init_params
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -85,10 +85,12 @@ def act_grad(act: Activation, z: torch.Tensor) -> torch.Tensor:
 
 
 class TorchEngine:
-    """The engine contract on torch tensors (see DESIGN.md)."""
+    """The engine contract on torch tensors (see docs/design.md)."""
 
     name = "torch"
-    supports_dropout = True  # forward / loss_and_grad take ``masks`` (see NumpyEngine.forward)
+    # dropout: forward / loss_and_grad take ``masks`` (see NumpyEngine.forward); torch's own
+    # thread pool does not survive a fork
+    capabilities = Capabilities(dropout=True, multiclass=True, fused_epochs=False, fork_safe=False)
 
     def __init__(self, dtype: str = "float64", device: str = "cpu") -> None:
         if str(dtype) not in _DTYPES:
@@ -113,6 +115,12 @@ class TorchEngine:
 
     def where(self, cond, a, b):
         return torch.where(self.asarray(cond).bool(), a, b)
+
+    def zeros(self, n: int) -> torch.Tensor:
+        return torch.zeros(n, dtype=torch.float64, device=self.torch_device)
+
+    def to_host(self, x) -> np.ndarray:
+        return _to_np(x) if isinstance(x, torch.Tensor) else np.asarray(x)
 
     def to_numpy(self, params: Params) -> Params:
         return [Layer(_to_np(W).astype(np.float64), _to_np(b).astype(np.float64)) for W, b in params]
@@ -143,6 +151,10 @@ class TorchEngine:
             logits = logits.expand(K, *logits.shape[1:])
         prob = torch.sigmoid(logits[..., 0]) if spec.n_outputs == 1 else torch.softmax(logits, dim=-1)
         return Forward(prob=prob, logits=logits, z=zs, a=as_)
+
+    def epoch_runner(self, spec: MLPSpec, params: Params, X, y, plan: EpochPlan):
+        """None: the training loop steps this engine's minibatches itself (on its device)."""
+        return None
 
     def _labels(self, y, K: int, n_outputs: int) -> torch.Tensor:
         y = self.asarray(y)

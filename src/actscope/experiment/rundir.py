@@ -1,16 +1,15 @@
 """The run directory: save, load, list.
 
-A run is written to a hidden temporary folder and renamed into place when complete, so
-an interrupted save never leaves a half-written run behind.
+A run is written to a hidden temporary folder and renamed into place when complete
+(`actscope._util.atomic.atomic_dir`), so an interrupted save never leaves a half-written
+run behind.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
-import shutil
-import tempfile
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from actscope.config import ExperimentSpec, parse_spec
+from actscope._util.atomic import atomic_dir
+from actscope.config import ExperimentSpec, parse_spec, register_custom_activations
 from actscope.data.generators import Dataset, load_dataset
 from actscope.nn.model import Layer, MLPSpec, Params
 from actscope.training.loop import History
@@ -33,6 +33,22 @@ class ArmResult:
     seeds: list[int]
     params: Params
     history: History
+
+    def member(self, k: int = 0) -> Params:
+        """The parameters of member ``k`` as a one-member ensemble."""
+        return [type(layer)(layer.W[k:k + 1], layer.b[k:k + 1]) for layer in self.params]
+
+    def finite_members(self) -> list[int]:
+        """The members that did not diverge (all of them when that is not recorded)."""
+        div = self.history.diverged
+        if div is None:
+            return list(range(len(self.seeds)))
+        return [int(k) for k in np.where(~np.asarray(div, dtype=bool))[0]]
+
+    def first_finite(self) -> int:
+        """The first member that did not diverge (0 when every one did)."""
+        ok = self.finite_members()
+        return ok[0] if ok else 0
 
 
 @dataclass
@@ -81,8 +97,13 @@ def _json_default(o):
     raise TypeError(type(o))
 
 
+def to_json(obj) -> str:
+    """JSON text of metrics-like data (NumPy scalars and arrays allowed; NaN refused)."""
+    return json.dumps(obj, indent=2, default=_json_default, allow_nan=False)
+
+
 def write_json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, indent=2, default=_json_default, allow_nan=False))
+    path.write_text(to_json(obj))
 
 
 def save_run(
@@ -97,26 +118,21 @@ def save_run(
     final = Path(out) if out is not None else default_run_dir(run.name)
     if final.exists() and any(final.iterdir()):
         raise FileExistsError(f"run directory {final} exists and is not empty")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    run.path = final
     try:
-        (tmp / "config.toml").write_text(run.spec.to_toml())
-        write_json(tmp / "metrics.json", run.metrics)
-        _write_history(tmp / "history.csv", run)
-        arrays = {}
-        for arm in run.arms.values():
-            for i, (W, b) in enumerate(arm.params):
-                arrays[f"{arm.name}/W{i + 1}"] = np.asarray(W)
-                arrays[f"{arm.name}/b{i + 1}"] = np.asarray(b)
-        np.savez(tmp / "params.npz", **arrays)
-        run.path = final
-        if extra is not None:
-            extra(run, tmp)
-        if final.exists():
-            final.rmdir()
-        os.replace(tmp, final)
+        with atomic_dir(final) as tmp:
+            (tmp / "config.toml").write_text(run.spec.to_toml())
+            write_json(tmp / "metrics.json", run.metrics)
+            _write_history(tmp / "history.csv", run)
+            arrays = {}
+            for arm in run.arms.values():
+                for i, (W, b) in enumerate(arm.params):
+                    arrays[f"{arm.name}/W{i + 1}"] = np.asarray(W)
+                    arrays[f"{arm.name}/b{i + 1}"] = np.asarray(b)
+            np.savez(tmp / "params.npz", **arrays)
+            if extra is not None:
+                extra(run, tmp)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
         run.path = None
         raise
     return final
@@ -137,13 +153,13 @@ def _read_history(path: Path, arm: str, seeds: list[int], epochs: int) -> Histor
 
 
 def load_run(path: str | Path) -> Run:
-    """Read a run directory back into a Run (the dataset is regenerated from the spec)."""
-    import tomllib
-
+    """Read a run directory back into a Run (the dataset is regenerated from the spec and
+    its formula activations are registered, so that its arms resolve them by name)."""
     path = Path(path)
     if not (path / "metrics.json").is_file():
         raise FileNotFoundError(f"{path} is not a run directory (no metrics.json)")
     spec = parse_spec(tomllib.loads((path / "config.toml").read_text()), source=str(path))
+    register_custom_activations(spec.activations)
     metrics = json.loads((path / "metrics.json").read_text())
     dataset = load_dataset(spec.data)
     arms: dict[str, ArmResult] = {}

@@ -13,6 +13,9 @@ from typing import NamedTuple
 import numpy as np
 
 from actscope.activations import Activation, get_activation
+from actscope.nn.flops import activation_flops as unit_flops
+from actscope.nn.flops import prediction_flops
+from actscope.nn.inits import all_init_schemes, is_init_scheme, scale_of
 from actscope.seeding import Stream, init_stream
 
 
@@ -24,8 +27,6 @@ class Layer(NamedTuple):
 
 
 Params = list  # list[Layer], input to output
-
-INIT_SCHEMES = ("auto", "he", "xavier")
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class MLPSpec:
         object.__setattr__(self, "_acts", tuple(get_activation(a) for a in acts))
         # canonical names: "leaky_relu(slope=0.1)" -> "leaky_relu(0.1)", "swish" -> "silu"
         object.__setattr__(self, "activation", tuple(a.name for a in self._acts))
-        if self.init not in INIT_SCHEMES and not _is_extra_scheme(self.init):
+        if not is_init_scheme(self.init):
             raise ValueError(f"init {self.init!r} is not one of {', '.join(all_init_schemes())}")
 
     @property
@@ -92,10 +93,15 @@ class MLPSpec:
     def n_params(self) -> int:
         return sum(i * o + o for i, o in self.weight_shapes)
 
-    def flops_per_prediction(self, activation_flops: float = 1.0) -> float:
-        """Multiply-adds count 2 FLOPs; each activation evaluation counts ``activation_flops``."""
-        dense = sum(2 * i * o + o for i, o in self.weight_shapes)
-        return float(dense + activation_flops * sum(self.hidden))
+    def flops_per_prediction(self, activation_flops: float | None = None) -> float:
+        """FLOPs of one forward pass of one input, by the convention of `actscope.nn.flops`.
+
+        Multiply-adds count 2 FLOPs, bias adds 1; each activation evaluation counts its
+        own FLOPs, or ``activation_flops`` for every one when that is given.
+        """
+        per_unit = [unit_flops(a) if activation_flops is None else activation_flops
+                    for a in self.activations]
+        return prediction_flops(self.weight_shapes, self.hidden, per_unit)
 
     def label(self) -> str:
         acts = self.activation
@@ -103,52 +109,7 @@ class MLPSpec:
         return f"{'-'.join(map(str, self.sizes))} {act}"
 
 
-# Init schemes -----------------------------------------------------------------------------
-# A scheme maps (fan_in, fan_out, activation) to how the raw draws are scaled.
-# "normal" schemes scale standard normal draws by a std; "uniform" ones scale U(-1, 1).
-
-def _he(fan_in: int, fan_out: int, act: Activation) -> tuple[str, float]:
-    return "normal", float(np.sqrt(2.0 / fan_in))
-
-
-def _xavier(fan_in: int, fan_out: int, act: Activation) -> tuple[str, float]:
-    # As the first reference article uses the name: normal with std sqrt(1 / fan_in).
-    return "normal", float(np.sqrt(1.0 / fan_in))
-
-
-def _auto(fan_in: int, fan_out: int, act: Activation) -> tuple[str, float]:
-    return (_he if act.is_relu_family else _xavier)(fan_in, fan_out, act)
-
-
-_SCHEMES = {"auto": _auto, "he": _he, "xavier": _xavier}
-_BIAS_SCHEMES: dict = {}
-
-
-def register_init_scheme(name: str, weight_fn, bias_fn=None) -> None:
-    """Add an init scheme: ``weight_fn(fan_in, fan_out, act) -> (dist, scale)``.
-
-    ``bias_fn``, if given, does the same for the biases (zero biases otherwise).
-    """
-    _SCHEMES[name] = weight_fn
-    if bias_fn is not None:
-        _BIAS_SCHEMES[name] = bias_fn
-
-
-def _is_extra_scheme(name: str) -> bool:
-    return name in _SCHEMES
-
-
-def all_init_schemes() -> list[str]:
-    return sorted(_SCHEMES)
-
-
-def _torch_default(fan_in: int, fan_out: int, act: Activation) -> tuple[str, float]:
-    # What torch.nn.Linear does: weights and biases uniform in +-1/sqrt(fan_in).
-    return "uniform", float(1.0 / np.sqrt(fan_in))
-
-
-register_init_scheme("torch-default", _torch_default, _torch_default)
-
+# Initial parameters ----------------------------------------------------------------------
 
 def _layer_activations(spec: MLPSpec) -> list[Activation]:
     """The activation each weight matrix is scaled for: the one it feeds (the last
@@ -176,8 +137,7 @@ def _init_plan(spec: MLPSpec) -> list[tuple[tuple[int, int], str, float, tuple |
     worked out once for all members."""
     plan = []
     for (fan_in, fan_out), act in zip(spec.weight_shapes, _layer_activations(spec)):
-        dist, scale = _SCHEMES[spec.init](fan_in, fan_out, act)
-        bias = _BIAS_SCHEMES[spec.init](fan_in, fan_out, act) if spec.init in _BIAS_SCHEMES else None
+        (dist, scale), bias = scale_of(spec.init, fan_in, fan_out, act)
         plan.append(((fan_in, fan_out), dist, scale, bias))
     return plan
 
@@ -223,23 +183,10 @@ def init_variances(spec: MLPSpec) -> list[tuple[float, float]]:
     W ~ (0, σw²/fan_in), b ~ (0, σb²): what ``theory`` places in its phase diagram."""
     out = []
     for (fan_in, fan_out), act in zip(spec.weight_shapes, _layer_activations(spec)):
-        dist, scale = _SCHEMES[spec.init](fan_in, fan_out, act)
+        (dist, scale), bias = scale_of(spec.init, fan_in, fan_out, act)
         sb2 = 0.0
-        if spec.init in _BIAS_SCHEMES:
-            bdist, bscale = _BIAS_SCHEMES[spec.init](fan_in, fan_out, act)
+        if bias is not None:
+            bdist, bscale = bias
             sb2 = _DRAW_VARIANCE[bdist] * bscale**2
         out.append((fan_in * _DRAW_VARIANCE[dist] * scale**2, sb2))
     return out
-
-
-def _critical(fan_in: int, fan_out: int, act: Activation) -> tuple[str, float]:
-    # σw² on the mean-field critical line (χ₁ = 1) of the layer's activation, σb² = 0.
-    from actscope.theory import critical_weight_scale
-
-    return critical_weight_scale(fan_in, fan_out, act)
-
-
-register_init_scheme("critical", _critical)
-
-
-from actscope.nn import inits  # noqa: E402,F401  (registers he, xavier, lecun and orthogonal: after the registry exists)

@@ -15,7 +15,9 @@ import signal
 import sys
 from pathlib import Path
 
-from actscope._util.parallel import may_fork, portable_exception, usable_cores
+from actscope._util.cores import usable_cores
+from actscope._util.parallel import may_fork, portable_exception
+from actscope.config import register_custom_activations
 
 
 def worker_pays() -> bool:
@@ -80,8 +82,7 @@ def _serve(conn, parent_end, spec) -> None:
     parent_end.close()  # so that the parent's death reads here as end of file
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupted run still gets its report
     try:
-        from actscope import report
-        from actscope.config import register_custom_activations
+        from actscope import report  # deferred: loading matplotlib here, off the parent, is the point
 
         register_custom_activations(spec.activations)  # the Run's activations unpickle by name
         report.prepare(spec)

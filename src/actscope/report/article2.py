@@ -27,15 +27,8 @@ _ENGINE = NumpyEngine()
 MAX_MEMBERS = 5
 
 
-def _member(arm, k: int):
-    return [type(layer)(layer.W[k:k + 1], layer.b[k:k + 1]) for layer in arm.params]
 
 
-def _ok_members(arm) -> list[int]:
-    div = arm.history.diverged
-    if div is None:
-        return list(range(len(arm.seeds)))
-    return [int(k) for k in np.where(~np.asarray(div, dtype=bool))[0]]
 
 
 def _article_grid(X: np.ndarray, step: float = 0.02, pad: float = 1.0, max_side: int = 500):
@@ -57,7 +50,7 @@ def _draw_boundary(ax, arm, k: int, X: np.ndarray, y: np.ndarray, color: str, n_
                    lw: float = 1.5):
     """The article's boundary panel for member ``k``; returns the grid limits."""
     xx, yy = _article_grid(X)
-    Z = probes.predict_grid(_ENGINE, arm.mlp, _member(arm, k), xx, yy)[0]
+    Z = probes.predict_grid(_ENGINE, arm.mlp, arm.member(k), xx, yy)[0]
     if n_classes == 2:
         ax.contourf(xx, yy, Z, levels=20, cmap="RdBu", alpha=0.8)
         ax.contour(xx, yy, Z, levels=[0.5], colors=[color], linewidths=lw)
@@ -68,7 +61,7 @@ def _draw_boundary(ax, arm, k: int, X: np.ndarray, y: np.ndarray, color: str, n_
 
 
 def _draw_affine_line(ax, arm, k: int, xlim, ylim) -> None:
-    W_eff, b_eff = collapse.collapse(arm.mlp, _member(arm, k))
+    W_eff, b_eff = collapse.collapse(arm.mlp, arm.member(k))
     xs, ys = collapse.boundary_segment(W_eff, b_eff, xlim, ylim)
     ax.plot(xs, ys, "--", color="black", lw=1.5, label="x·W_eff + b_eff = 0")
     ax.set_xlim(*xlim)
@@ -108,7 +101,7 @@ def activation_comparison_figure(run: Run) -> Figure | None:
                                                          if n_seeds > 1 else ""), color=TEXT, fontsize=11)
         ax.legend(fontsize=9)
         for ax, (name, arm) in zip(axes[0, 1:], run.arms.items()):
-            ok = _ok_members(arm)
+            ok = arm.finite_members()
             if not d.is_2d or not ok:
                 ax.text(0.5, 0.5, "needs 2-D inputs" if ok else "every member diverged",
                         ha="center", transform=ax.transAxes)
@@ -117,7 +110,7 @@ def activation_comparison_figure(run: Run) -> Figure | None:
             xlim, ylim = _draw_boundary(ax, arm, k, X, y, colors[name], d.n_classes)
             if _collapsible_binary_2d(run, arm):
                 _draw_affine_line(ax, arm, k, xlim, ylim)
-            _, acc = _ENGINE.loss_and_accuracy(arm.mlp, _member(arm, k), X, y)
+            _, acc = _ENGINE.loss_and_accuracy(arm.mlp, arm.member(k), X, y)
             ax.set_title(f"{name}: decision boundary (seed {arm.seeds[k]})\nTest accuracy: {acc[0]:.4f}",
                          color=colors[name], fontsize=11)
             ax.set_xlabel("x₁", color=MUTED)
@@ -128,16 +121,16 @@ def activation_comparison_figure(run: Run) -> Figure | None:
 
 def collapse_figure(run: Run) -> Figure | None:
     """Each member of every affine arm: the network's boundary and its collapsed line."""
-    arms = [(n, a) for n, a in run.arms.items() if _collapsible_binary_2d(run, a) and _ok_members(a)]
+    arms = [(n, a) for n, a in run.arms.items() if _collapsible_binary_2d(run, a) and a.finite_members()]
     if not arms:
         return None
     X, y = run.dataset.split("test")
     colors = arm_colors(list(run.arms))
-    cols = min(MAX_MEMBERS, max(len(_ok_members(a)) for _, a in arms))
+    cols = min(MAX_MEMBERS, max(len(a.finite_members()) for _, a in arms))
     with plt.rc_context(RC):
         fig, axes = plt.subplots(len(arms), cols, figsize=(4.6 * cols, 4.4 * len(arms)), squeeze=False)
         for row, (name, arm) in enumerate(arms):
-            ok = _ok_members(arm)[:cols]
+            ok = arm.finite_members()[:cols]
             for col in range(cols):
                 ax = axes[row, col]
                 if col >= len(ok):
@@ -156,7 +149,7 @@ def collapse_figure(run: Run) -> Figure | None:
 
 
 def _max_logit_gap(arm, k: int, X: np.ndarray) -> float:
-    params = _member(arm, k)
+    params = arm.member(k)
     W_eff, b_eff = collapse.collapse(arm.mlp, params)
     net = _ENGINE.forward(arm.mlp, params, X).logits
     return float(np.max(np.abs(net - collapse.affine_logits(W_eff, b_eff, X))))
@@ -179,7 +172,7 @@ def collapse_section(run: Run) -> Markup | None:
         else:
             pred = np.asarray(net.logits).argmax(axis=-1)
         agree = (pred == collapse.affine_predict(W_eff, b_eff, X)).mean(axis=1)
-        for k in _ok_members(arm):
+        for k in arm.finite_members():
             w = ", ".join(f"{v:+.4f}" for v in W_eff[k].ravel())
             b = ", ".join(f"{v:+.4f}" for v in b_eff[k])
             rows.append(f"<tr><td>{html.escape(name)}</td><td>{arm.seeds[k]}</td><td>[{w}]</td>"

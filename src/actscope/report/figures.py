@@ -17,15 +17,8 @@ from actscope.report.style import CLASS_COLORS, MUTED, RC, TEXT, arm_colors
 _ENGINE = NumpyEngine()
 
 
-def _member(arm, k: int = 0):
-    """The parameters of member ``k`` of an arm as a one-member ensemble."""
-    return [type(layer)(layer.W[k:k + 1], layer.b[k:k + 1]) for layer in arm.params]
 
 
-def _first_ok(arm) -> int:
-    div = arm.history.diverged
-    ok = np.where(~np.asarray(div))[0] if div is not None else [0]
-    return int(ok[0]) if len(ok) else 0
 
 
 def _scatter_classes(ax, X, y, s=35) -> None:
@@ -88,8 +81,8 @@ def decision_boundaries_figure(run: Run, split: str = "test") -> Figure:
     with plt.rc_context(RC):
         fig, axes = plt.subplots(1, n, figsize=(6.5 * n, 5.5), squeeze=False)
         for ax, (name, arm) in zip(axes[0], run.arms.items()):
-            k = _first_ok(arm)
-            params = _member(arm, k)
+            k = arm.first_finite()
+            params = arm.member(k)
             Z = probes.predict_grid(_ENGINE, arm.mlp, params, xx, yy)[0]
             if d.n_classes == 2:
                 ax.contourf(xx, yy, Z, levels=[0.0, 0.5, 1.0], colors=["#fde8c8", "#c8ece9"], alpha=0.85)
@@ -123,7 +116,7 @@ def signal_trace_figure(run: Run) -> Figure:
         for ax, pname in zip(axes[0], points):
             x_pos = np.arange(len(stages))
             for i, (name, arm) in enumerate(run.arms.items()):
-                k = _first_ok(arm)
+                k = arm.first_finite()
                 trace = run.metrics["arms"][name]["members"][k]["signal_trace"].get(pname)
                 if not trace:
                     continue
@@ -156,8 +149,8 @@ def hidden_space_figure(run: Run, split: str = "test") -> Figure:
         fig, axes = plt.subplots(depth, len(names), figsize=(6.5 * len(names), 5 * depth), squeeze=False)
         for col, name in enumerate(names):
             arm = run.arms[name]
-            k = _first_ok(arm)
-            out = _ENGINE.forward(arm.mlp, _ENGINE.from_numpy(_member(arm, k)), X, record=True)
+            k = arm.first_finite()
+            out = _ENGINE.forward(arm.mlp, _ENGINE.from_numpy(arm.member(k)), X, record=True)
             for row in range(depth):
                 ax = axes[row][col]
                 if row >= arm.mlp.depth:

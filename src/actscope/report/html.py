@@ -15,7 +15,9 @@ from pathlib import Path
 import jinja2
 import matplotlib.pyplot as plt
 
-from actscope._util.parallel import can_fork, env_workers, usable_cores
+from actscope._util.atomic import atomic_path, atomic_write
+from actscope._util.cores import env_workers, usable_cores
+from actscope._util.parallel import can_fork
 from actscope.experiment.rundir import Run
 from actscope.report.figures import FIGURES
 from actscope.report.style import write_figure
@@ -138,8 +140,11 @@ def _draw_one(task: tuple[str, Path, int]) -> Path | None:
     fig = _all_figures()[name][0](_RUN_FOR_WORKERS)
     if fig is None:
         return None
-    write_figure(fig, path, dpi)  # layouts are tight already: a "tight" bbox would draw twice
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:  # layouts are tight already: a "tight" bbox would draw twice
+            write_figure(fig, tmp, dpi, format="png")
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -204,8 +209,4 @@ def write_report(run: Run, out_dir: str | Path) -> Path:
         rows=_rows(run), figures=figures, skipped=skipped, sections=sections,
         config=run.spec.to_toml(),
     )
-    path = out_dir / "report.html"
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return atomic_write(out_dir / "report.html", html)

@@ -10,7 +10,6 @@ from matplotlib.figure import Figure
 from actscope.analysis.classmetrics import confusion, predictions
 from actscope.engines import NumpyEngine
 from actscope.experiment.rundir import Run
-from actscope.report.figures import _first_ok, _member
 from actscope.report.html import add_figure
 from actscope.report.style import CLASS_COLORS, MUTED, RC, TEXT
 
@@ -62,8 +61,8 @@ def confusion_figure(run: Run, split: str = "test") -> Figure | None:
         for ax in axes.flat[n:]:
             ax.set_visible(False)
         for ax, (name, arm) in zip(axes.flat, run.arms.items()):
-            k = _first_ok(arm)
-            pred = predictions(_ENGINE, arm.mlp, _ENGINE.from_numpy(_member(arm, k)), X)[0]
+            k = arm.first_finite()
+            pred = predictions(_ENGINE, arm.mlp, _ENGINE.from_numpy(arm.member(k)), X)[0]
             cm = confusion(y, pred, d.n_classes)
             ax.imshow(cm, cmap="Blues")
             ax.grid(False)

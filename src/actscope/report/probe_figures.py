@@ -7,11 +7,8 @@ band. Maps (regions, heatmaps) show the first member that did not diverge.
 
 from __future__ import annotations
 
-import html
-
 import matplotlib.pyplot as plt
 import numpy as np
-from markupsafe import Markup
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
@@ -20,20 +17,19 @@ from actscope.analysis import probes
 from actscope.data.boundaries import grid_over
 from actscope.engines import NumpyEngine
 from actscope.experiment.rundir import Run
-from actscope.report.html import add_figure, add_section
+from actscope.report.html import add_figure
 from actscope.report.style import CLASS_COLORS, MUTED, RC, TEXT, arm_colors
 
 _ENGINE = NumpyEngine()
-HEADLINE = ("test_accuracy", "test_loss", "final_train_loss")
 
 
-def _info(run: Run) -> dict | None:
+def probe_info(run: Run) -> dict | None:
     return run.metrics.get("probes")
 
 
 def _included(run: Run, probe: str) -> dict | None:
     """The run's probe info when ``probe`` was measured, else None (no figure)."""
-    info = _info(run)
+    info = probe_info(run)
     return info if info and probe in info["include"] else None
 
 
@@ -72,17 +68,11 @@ def _errorbar(ax, x, m, lo, hi, color, label, style="o-", offset=0.0) -> None:
                 lw=2, ms=7, capsize=4, label=label)
 
 
-def _first_ok(arm) -> int:
-    div = arm.history.diverged
-    ok = np.where(~np.asarray(div))[0] if div is not None else [0]
-    return int(ok[0]) if len(ok) else 0
 
 
-def _member(arm, k: int):
-    return [type(layer)(layer.W[k:k + 1], layer.b[k:k + 1]) for layer in arm.params]
 
 
-def _interval_note(run: Run) -> str:
+def interval_note(run: Run) -> str:
     n = len(run.spec.seeds.as_list())
     return "mean ± 95% t-interval over seeds" if n > 1 else "one seed: no interval can be given"
 
@@ -111,7 +101,7 @@ def signal_figure(run: Run) -> Figure | None:
             ax.set_xlabel("hidden layer", color=MUTED)
             ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         axes[0].legend(fontsize=9)
-        fig.suptitle(f"Signal propagation on the {info['split']} split ({_interval_note(run)})",
+        fig.suptitle(f"Signal propagation on the {info['split']} split ({interval_note(run)})",
                      fontsize=12, color=TEXT)
         fig.subplots_adjust(left=0.05, right=0.99, bottom=0.12, top=0.86, wspace=0.22)
     return fig
@@ -187,7 +177,7 @@ def context_figure(run: Run) -> Figure | None:
         ax.set_ylabel("Spearman ρ with distance to the boundary", color=MUTED)
         ax.legend(fontsize=9)
         ax.set_title(f"Geometric context: does a layer's magnitude encode distance to the boundary?\n"
-                     f"{info['split']} split, {_interval_note(run)}", color=TEXT, fontsize=11)
+                     f"{info['split']} split, {interval_note(run)}", color=TEXT, fontsize=11)
         fig.subplots_adjust(left=0.09, right=0.99, bottom=0.08, top=0.88)
     return fig
 
@@ -217,7 +207,7 @@ def representation_figure(run: Run) -> Figure | None:
             ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         if axes[0].get_legend_handles_labels()[0]:
             axes[0].legend(fontsize=9)
-        fig.suptitle(f"Representation geometry ({_interval_note(run)})", fontsize=12, color=TEXT)
+        fig.suptitle(f"Representation geometry ({interval_note(run)})", fontsize=12, color=TEXT)
         fig.subplots_adjust(left=0.06, right=0.99, bottom=0.12, top=0.86, wspace=0.18)
     return fig
 
@@ -258,14 +248,14 @@ def regions_figure(run: Run) -> Figure | None:
             ax.set_xlabel("Epoch", color=MUTED)
             ax.set_title("Linear regions (mean over seeds, band: range)", color=TEXT, fontsize=11)
         else:
-            ax.set_title(f"Linear regions at the end ({_interval_note(run)})", color=TEXT, fontsize=11)
+            ax.set_title(f"Linear regions at the end ({interval_note(run)})", color=TEXT, fontsize=11)
         ax.set_ylabel("distinct activation patterns on the grid", color=MUTED)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=9)
         for ax, name in zip(axes[0, 1:], arms):
             arm = run.arms[name]
-            k = _first_ok(arm)
-            ids = probes.activation_regions(_ENGINE, arm.mlp, _member(arm, k), xx, yy)[0]
+            k = arm.first_finite()
+            ids = probes.activation_regions(_ENGINE, arm.mlp, arm.member(k), xx, yy)[0]
             n = int(ids.max()) + 1
             perm = np.random.default_rng(0).permutation(n)
             cmap = ListedColormap(plt.get_cmap("tab20")(np.arange(20) % 20))
@@ -310,7 +300,7 @@ def heatmaps_figure(run: Run, max_units: int = 16, side: int = 64) -> Figure | N
                                  squeeze=False)
         for ax, (name, i) in zip(axes[:, 0], rows):
             a = run.arms[name]
-            H = probes.unit_heatmaps(_ENGINE, a.mlp, _member(a, _first_ok(a)), xx, yy)[i][0][:cols]
+            H = probes.unit_heatmaps(_ENGINE, a.mlp, a.member(a.first_finite()), xx, yy)[i][0][:cols]
             ax.imshow(_mosaic(H), origin="lower", cmap=cmap, aspect="equal", interpolation="nearest")
             ax.set_xticks([(u + 0.5) * side + u * 3 for u in range(H.shape[0])])
             ax.set_xticklabels([f"unit {u + 1}" for u in range(H.shape[0])], fontsize=7, color=MUTED)
@@ -327,7 +317,7 @@ def heatmaps_figure(run: Run, max_units: int = 16, side: int = 64) -> Figure | N
 
 def over_epochs_figure(run: Run) -> Figure | None:
     """The main probes of the last hidden layer at every recorded epoch (if more than one)."""
-    info = _info(run)
+    info = probe_info(run)
     if not info or len(info.get("epochs", [])) < 2:
         return None
     colors = arm_colors(list(run.arms))
@@ -361,85 +351,6 @@ def over_epochs_figure(run: Run) -> Figure | None:
     return fig
 
 
-# Sections -----------------------------------------------------------------------------------
-
-def _fmt(key: str, st: dict) -> str:
-    if not st or st.get("mean") is None:
-        return "--"
-    pct = probes_is_percent(key)
-    f = (lambda v: f"{100 * v:.1f}%") if pct else (lambda v: f"{v:.3g}")
-    ci = st.get("ci95")
-    return f"{f(st['mean'])} [{f(ci[0])}, {f(ci[1])}]" if ci else f"{f(st['mean'])} (no interval)"
-
-
-def probes_is_percent(key: str) -> bool:
-    from actscope.analysis.stats import is_percent
-
-    return is_percent(key)
-
-
-def probes_section(run: Run) -> Markup | None:
-    """A table of every probe per arm: mean [95% interval] over seeds."""
-    info = _info(run)
-    if not info:
-        return None
-    arms = run.metrics["arms"]
-    keys: dict[str, None] = {}
-    for am in arms.values():
-        for m in am["members"]:
-            keys.update(dict.fromkeys(m.get("probes", {})))
-    if not keys:
-        return None
-    groups = ("signal.", "grad_norm.", "batch_grad_norm.", "context.", "repr.", "regions.")
-    keys = dict.fromkeys(sorted(keys, key=lambda k: next((i for i, g in enumerate(groups)
-                                                         if k.startswith(g)), len(groups))))
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in arms)
-    rows = []
-    for key in keys:
-        cells = "".join(f"<td>{html.escape(_fmt(key, am['summary'].get(key)))}</td>" for am in arms.values())
-        rows.append(f"<tr><td>{html.escape(probes.label(key))}</td>{cells}</tr>")
-    base = info.get("baseline", {})
-    base_txt = ", ".join(f"{probes.label(k)} {v:.3g}" for k, v in base.items() if v is not None)
-    timing = run.metrics.get("timing", {})
-    notes = [
-        f"Probes on the {info['split']} split at epoch(s) {', '.join(map(str, info['epochs']))}; "
-        f"{_interval_note(run)}.",
-        "Saturated: derivative below 1% of its maximum (per point and unit); dead: below that on "
-        "every point. Distance to the boundary is read off a grid (inputs that are not 2-D: "
-        "|logit| / ‖∇ₓ logit‖). The true boundary is the data generator's Bayes boundary"
-        + ("." if info.get("true_boundary") else " (not known for these data)."),
-        "Linear regions: distinct activation patterns on a grid over the data. Linear probe: "
-        "logistic regression on the standardised layer, fitted on train.",
-    ]
-    if base_txt:
-        notes.append(f"On the inputs themselves: {base_txt}.")
-    if timing:
-        notes.append(f"Time: training {timing.get('train_s')} s, probes {timing.get('probes_s')} s.")
-    note_html = "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes)
-    return Markup(f"<table><tr><th>probe</th>{head}</tr>{''.join(rows)}</table>{note_html}")
-
-
-def verdicts_section(run: Run) -> Markup | None:
-    """Every comparison of two arms, paired by seed, in one line each."""
-    comps = run.metrics.get("comparisons")
-    if not comps:
-        return None
-    head = [c for c in comps if c["metric"] in HEADLINE]
-    rest = [c for c in comps if c["metric"] not in HEADLINE]
-
-    def table(cs):
-        return "<table>" + "".join(f"<tr><td>{html.escape(c['verdict'])}</td></tr>" for c in cs) + "</table>"
-
-    note = html.escape(run.metrics.get("statistics", {}).get("paired", ""))
-    out = f"<p class='note'>{note}. '&gt;': the interval excludes zero; '≈': it does not.</p>"
-    out += table(head)
-    if rest:
-        out += f"<details><summary>{len(rest)} more comparisons (probes)</summary>{table(rest)}</details>"
-    return Markup(out)
-
-
-add_section("Verdicts", verdicts_section)
-add_section("Probes", probes_section)
 add_figure("probe_signal", signal_figure)
 add_figure("probe_gradients", gradients_figure)
 add_figure("probe_context", context_figure)

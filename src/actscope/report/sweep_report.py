@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from actscope._util.atomic import atomic_path, atomic_write
+from actscope.analysis import cost
 from actscope.report.style import MUTED, RC, arm_colors, write_figure
 
 
@@ -317,10 +319,11 @@ def _ci(r, plain: int = 0) -> str:
 
 
 def write_sweep_report(sweep, analysis: dict, out: str | Path) -> Path:
-    """Write ``figures/*.png`` and ``report.html`` of a sweep into ``out``."""
-    from actscope.analysis import cost
-    from actscope.sweep import atomic_write, resolved_toml
+    """Write ``figures/*.png`` and ``report.html`` of a sweep into ``out``.
 
+    ``sweep`` is the validated sweep (``actscope.sweep.Sweep``): its ``to_toml()`` is shown
+    in the report and its ``base.report.dpi`` sets the figures' resolution.
+    """
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     figures = []
@@ -329,8 +332,11 @@ def write_sweep_report(sweep, analysis: dict, out: str | Path) -> Path:
         if fig is None:
             continue
         path = out / "figures" / f"{name}.png"
-        write_figure(fig, path, sweep.base.report.dpi, bbox_inches="tight")
-        plt.close(fig)
+        try:
+            with atomic_path(path) as tmp:
+                write_figure(fig, tmp, sweep.base.report.dpi, bbox_inches="tight", format="png")
+        finally:
+            plt.close(fig)
         figures.append({"title": name.replace("_", " ").capitalize(),
                         "data": base64.b64encode(path.read_bytes()).decode("ascii")})
     tgt = analysis["target_accuracy"]
@@ -343,7 +349,7 @@ def write_sweep_report(sweep, analysis: dict, out: str | Path) -> Path:
                             gaps=analysis.get("gaps") if analysis["tuned"] else None,
                             grid=", ".join(f"{r:g}" for r in analysis["lr_grid"]),
                             pct=_pct, pp=_pp, ci=_ci, success=success, survival=_survival_cell,
-                            config=resolved_toml(sweep))
+                            config=sweep.to_toml())
     path = out / "report.html"
     atomic_write(path, text)
     return path

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import math
-import os
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,7 +22,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from actscope import theory
+from actscope._util.atomic import atomic_path
+from actscope.experiment.arms import arm_model
 from actscope.experiment.rundir import Run
+from actscope.nn.meanfield import InitPoint, init_points
 from actscope.report.html import add_figure, add_section
 from actscope.report.style import CYCLE, MUTED, RC, TEXT, write_figure
 
@@ -114,20 +116,22 @@ def propagation_figure(result: theory.Propagation) -> Figure:
 
 
 def save_figure(fig: Figure, path: str | Path, dpi: int = 110) -> Path:
-    """Write ``fig`` to ``path`` (format from the suffix) via a temporary name; close it."""
+    """Write ``fig`` to ``path`` (format from the suffix) atomically; close it."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        write_figure(fig, tmp, dpi, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            write_figure(fig, tmp, dpi, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return path
 
 
-def _by_activation(points: list[theory.InitPoint]) -> dict[str, list[tuple[float, float, str]]]:
+def experiment_init_points(run: Run) -> list[InitPoint]:
+    """`init_points` of every arm of a Run (or anything with ``.arms`` of ArmResults)."""
+    return [p for name, arm in run.arms.items() for p in init_points(arm.mlp, name)]
+
+
+def _by_activation(points: list[InitPoint]) -> dict[str, list[tuple[float, float, str]]]:
     """Distinct (σw², σb², label) per activation, layers of an arm merged."""
     out: dict[str, dict[tuple, list]] = {}
     for p in points:
@@ -143,7 +147,7 @@ def _layers(ls: list[int]) -> str:
 
 def init_phase_figure(run: Run) -> Figure | None:
     """One phase diagram per activation of the run, with each arm's initialisation."""
-    groups = _by_activation(theory.experiment_init_points(run))
+    groups = _by_activation(experiment_init_points(run))
     if not groups:
         return None
     n = len(groups)
@@ -171,10 +175,8 @@ def prepare_init_phase(spec) -> None:
     """Compute the diagrams of ``spec``'s arms before the run exists. The arms are modelled
     on 2-D data, whose first layer sits where it does on any data for the usual inits; where
     a run's points differ, its figure computes the diagram it lacks."""
-    from actscope.experiment import arm_model
-
     shape = SimpleNamespace(n_features=2, n_classes=2)
-    points = [p for arm in spec.arms for p in theory.init_points(arm_model(spec, arm, shape), arm.name)]
+    points = [p for arm in spec.arms for p in init_points(arm_model(spec, arm, shape), arm.name)]
     for act, pts in _by_activation(points).items():
         _init_diagram(act, tuple((w, b) for w, b, _ in pts))
 
@@ -185,7 +187,7 @@ def _num(v: float) -> str:
 
 def init_phase_section(run: Run) -> Markup | None:
     """HTML table: per arm and hidden layer, (σw², σb²), q*, χ₁, phase and ξ_c."""
-    points = theory.experiment_init_points(run)
+    points = experiment_init_points(run)
     if not points:
         return None
     rows, seen = [], {}

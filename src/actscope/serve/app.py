@@ -16,7 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
+from actscope.activations import get_activation, list_activations
 from actscope.errors import InputError
+from actscope.nn import all_init_schemes
 from actscope.serve.schema import (
     OPTIMIZERS,
     PlaygroundConfig,
@@ -34,9 +36,7 @@ MAX_BODY = 16_384  # bytes: a playground config is a few hundred
 
 
 def _options() -> dict:
-    from actscope.activations import get_activation, list_activations
-    from actscope.nn.model import all_init_schemes
-
+    """What the page may choose from: the registered names, the limits and the defaults."""
     return {
         "activations": [{"name": n, "family": get_activation(n).family} for n in list_activations()],
         "datasets": playground_datasets(), "inits": all_init_schemes(), "optimizers": list(OPTIMIZERS),
@@ -73,6 +73,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="actscope playground", lifespan=lifespan)
     app.state.manager = manager
+    _add_guards(app)
+    _add_config_routes(app)
+    _add_session_routes(app, manager)
+    _add_event_stream(app, manager)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _add_guards(app: FastAPI) -> None:
+    """Refuse large bodies (413) and turn malformed requests into one-line messages."""
 
     @app.middleware("http")
     async def _small_bodies(request: Request, call_next):
@@ -91,11 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                 status_code=400)
         return JSONResponse({"detail": format_errors(errors)}, status_code=422)
 
-    def session_or_404(sid: str):
-        s = manager.get(sid)
-        if s is None:
-            raise HTTPException(404, f"session {sid!r} not found (expired or never created)")
-        return s
+
+def _add_config_routes(app: FastAPI) -> None:
+    """The page, the options it offers, and configs checked or exported without a session."""
 
     @app.get("/", include_in_schema=False)
     async def index():
@@ -111,8 +119,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/api/export.toml")
     async def export_config(body: dict = Body(...)):
-        cfg = _config_from(body)
-        return _toml_response(cfg)
+        return _toml_response(_config_from(body))
+
+
+def _add_session_routes(app: FastAPI, manager: SessionManager) -> None:
+    """Sessions: create, read, reconfigure, play / pause / step / reset, delete, export."""
+
+    def session_or_404(sid: str):
+        return _session_or_404(manager, sid)
 
     @app.post("/api/sessions", status_code=201)
     async def create(body: dict = Body(...)):
@@ -149,9 +163,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def export_session(sid: str):
         return _toml_response(session_or_404(sid).cfg)
 
+
+def _add_event_stream(app: FastAPI, manager: SessionManager) -> None:
+    """Server-sent events: a session's state whenever it changes, heartbeats in between."""
+
     @app.get("/api/sessions/{sid}/events")
     async def events(sid: str, request: Request):
-        s = session_or_404(sid)
+        s = _session_or_404(manager, sid)
 
         async def stream():
             version = -1
@@ -169,8 +187,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return StreamingResponse(stream(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    return app
+
+def _session_or_404(manager: SessionManager, sid: str):
+    s = manager.get(sid)
+    if s is None:
+        raise HTTPException(404, f"session {sid!r} not found (expired or never created)")
+    return s
 
 
 def _toml_response(cfg: PlaygroundConfig) -> PlainTextResponse:

@@ -14,8 +14,11 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from actscope.config import ExperimentSpec, parse_spec
+from actscope.activations import list_activations
+from actscope.config import DataSpec, ExperimentSpec, check_init_scheme, parse_spec
+from actscope.data.generators import GENERATORS
 from actscope.errors import InputError
+from actscope.training.optimizers import OPTIMIZER_NAMES
 
 # Limits: a browser can never ask the server for more work than this.
 LIMITS = {
@@ -31,7 +34,7 @@ LIMITS = {
     "epochs_per_update": (1, 50),
     "update_rate": (1, 20),
 }
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
+OPTIMIZERS = OPTIMIZER_NAMES  # the training loop's table (training.optimizers)
 # fields that only change what is shown or how fast: changing them keeps the training state
 VIEW_FIELDS = frozenset({"layer", "epochs", "epochs_per_update", "update_rate"})
 
@@ -44,9 +47,6 @@ DATASET_EXTRAS = {"blobs": {"centers": 2}}  # two Gaussian blobs: a two-class ta
 @cache
 def _playable(name: str) -> bool:
     """Whether generator ``name`` gives 2-D points in two classes (tried on a few points)."""
-    from actscope.config import DataSpec
-    from actscope.data.generators import GENERATORS
-
     try:
         X, y, *_ = GENERATORS[name](DataSpec(name=name, n_samples=40, **DATASET_EXTRAS.get(name, {})))
     except Exception:  # a generator that needs more (a CSV path...) is not for the playground
@@ -56,8 +56,6 @@ def _playable(name: str) -> bool:
 
 def playground_datasets() -> list[str]:
     """The registered datasets the playground can train on and draw, issue order first."""
-    from actscope.data.generators import GENERATORS
-
     names = [n for n in GENERATORS if _playable(n)]
     return sorted(names, key=lambda n: (PREFERRED.index(n) if n in PREFERRED else len(PREFERRED), n))
 
@@ -81,7 +79,7 @@ class PlaygroundConfig(BaseModel):
     act_a: str = "sigmoid"
     act_b: str = "relu"
     init: str = "auto"
-    optimizer: Literal["sgd", "momentum", "nesterov", "adam"] = "sgd"
+    optimizer: Literal[OPTIMIZERS] = "sgd"  # type: ignore[valid-type]
     lr: Annotated[float, _rng("lr")] = 0.05
     batch_size: Annotated[int, _rng("batch_size")] = 64
     seed: Annotated[int, _rng("seed")] = 42
@@ -103,8 +101,6 @@ class PlaygroundConfig(BaseModel):
     @field_validator("act_a", "act_b")
     @classmethod
     def _known_activation(cls, v: str) -> str:
-        from actscope.activations import list_activations
-
         if v not in list_activations():
             raise ValueError(f"unknown activation; known: {', '.join(list_activations())}")
         return v
@@ -112,8 +108,6 @@ class PlaygroundConfig(BaseModel):
     @field_validator("init")
     @classmethod
     def _known_init(cls, v: str) -> str:
-        from actscope.config import check_init_scheme
-
         return check_init_scheme(v)
 
     @model_validator(mode="after")

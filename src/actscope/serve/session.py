@@ -155,7 +155,7 @@ class Session:
         async with self.changed:
             try:
                 await asyncio.wait_for(self.changed.wait_for(lambda: self.version > version), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return False
         return True
 

@@ -2,60 +2,69 @@
 
 The arms come from the playground's ExperimentSpec through ``experiment.arm_model`` and
 ``arm_train``, so they share the data, the seed (hence the raw init draws) and the batch
-order, exactly as ``actscope run`` trains them. Training advances in bounded slices of
-minibatch steps; the sequence of steps is that of ``train.fit``, so N epochs here give the
-parameters that ``actscope run`` gives with ``epochs = N``.
+order, exactly as ``actscope run`` trains them. Each arm is a `training.stepper.Stepper`,
+the training loop ``fit`` drives too, advanced here in bounded slices of minibatch steps:
+N epochs here give the parameters that ``actscope run`` gives with ``epochs = N``.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from actscope.config import ExperimentSpec, TrainSpec
 from actscope.data.generators import Dataset, load_dataset
+from actscope.engines import Engine
 from actscope.experiment import arm_model, arm_train, make_engine
 from actscope.nn.model import MLPSpec, Params
-from actscope.training.loop import batch_streams
-from actscope.training.optimizers import Optimizer, make_optimizer
+from actscope.training.stepper import Stepper
 
 METRICS = ("train_loss", "test_loss", "train_acc", "test_acc", "running_loss")
+HISTORY_KEYS = {"train_loss": "train/loss", "test_loss": "test/loss", "train_acc": "train/accuracy",
+                "test_acc": "test/accuracy", "running_loss": "train/running_loss"}
 
 
 @dataclass
 class ArmState:
-    """One arm: its architecture, its initial and current parameters, its optimiser."""
+    """One arm: its architecture, its initial parameters and its training loop."""
 
     name: str
     activation: str
     mlp: MLPSpec
     train: TrainSpec
     init: Params
-    params: Params = None  # type: ignore[assignment]
-    opt: Optimizer | None = None
-    streams: list = field(default_factory=list)
-    perm: np.ndarray | None = None
-    loss_sum: float = 0.0
-    diverged_epoch: int | None = None
-    history: dict[str, list[float]] = field(default_factory=dict)
+    stepper: Stepper | None = None
+
+    @property
+    def params(self) -> Params:
+        """The current parameters (mid-epoch too)."""
+        return self.stepper.params
 
     @property
     def diverged(self) -> bool:
-        return self.diverged_epoch is not None
+        """Whether every member of the arm (the playground has one) has diverged."""
+        return bool(self.stepper.diverged.all())
+
+    def curves(self) -> dict[str, np.ndarray]:
+        """Each metric of METRICS over the finished epochs (member 0; NaN once diverged)."""
+        h, n = self.stepper.history, self.stepper.epoch
+        return {m: h.values[key][:n, 0] if key in h.values else np.full(n, np.nan)
+                for m, key in HISTORY_KEYS.items()}
 
 
 class PairedTrainer:
-    """Both arms of the playground, stepped together, resettable to the same init."""
+    """Both arms of the playground, stepped together, resettable to the same init.
 
-    def __init__(self, spec: ExperimentSpec) -> None:
+    ``engine`` (default: the one the spec names) lets tests run the playground on others.
+    """
+
+    def __init__(self, spec: ExperimentSpec, engine: Engine | None = None) -> None:
         self.spec = spec
-        self.engine = make_engine(spec.train)
+        self.engine = make_engine(spec.train) if engine is None else engine
         self.data: Dataset = load_dataset(spec.data)
         self.seeds = spec.seeds.as_list()
-        self.X_train = self.engine.asarray(self.data.X_train)
-        self.y_train = self.engine.asarray(self.data.y_train.astype(np.float64))
         self.arms: list[ArmState] = []
         for arm in spec.arms:
             mlp = arm_model(spec, arm, self.data)
@@ -69,14 +78,9 @@ class PairedTrainer:
     def reset(self) -> None:
         """Back to epoch 0 with the same initial weights and the same batch order."""
         self.epoch = 0
-        self.pos = 0
         for arm in self.arms:
-            arm.params = self.engine.from_numpy(self.engine.to_numpy(arm.init))
-            arm.opt = make_optimizer(arm.train)
-            arm.streams = batch_streams(arm.mlp, self.seeds, arm.train.rng)
-            arm.perm, arm.loss_sum, arm.diverged_epoch = None, 0.0, None
-            arm.history = {k: [] for k in METRICS}
-        self.steps_in_epoch = 0
+            params = self.engine.from_numpy(self.engine.to_numpy(arm.init))
+            arm.stepper = Stepper(self.engine, arm.mlp, params, self.data, arm.train, self.seeds, fuse=False)
 
     @property
     def n_train(self) -> int:
@@ -91,36 +95,6 @@ class PairedTrainer:
         return -(-self.n_train // self.batch)
 
     # training -----------------------------------------------------------------------------
-    def _step(self, arm: ArmState) -> None:
-        if arm.perm is None:
-            arm.perm = np.stack([st.permutation(self.n_train) for st in arm.streams])
-        if arm.diverged:
-            return
-        idx = self.engine.asindex(arm.perm[:, self.pos:self.pos + self.batch])
-        loss, grads = self.engine.loss_and_grad(arm.mlp, arm.params, self.X_train[idx], self.y_train[idx])
-        loss = float(np.asarray(loss, dtype=np.float64)[0])
-        if not np.isfinite(loss):
-            arm.diverged_epoch = self.epoch
-            return
-        arm.params = arm.opt.step(arm.params, grads)
-        arm.loss_sum += loss
-
-    def _end_epoch(self) -> None:
-        for arm in self.arms:
-            arm.perm = None
-            h = arm.history
-            h["running_loss"].append(np.nan if arm.diverged else arm.loss_sum / self.steps_in_epoch)
-            arm.loss_sum = 0.0
-            for split in ("train", "test"):
-                X, y = self.data.split(split)
-                loss, acc = self.engine.loss_and_accuracy(arm.mlp, arm.params, X, y)
-                bad = arm.diverged
-                h[f"{split}_loss"].append(np.nan if bad else float(np.asarray(loss)[0]))
-                h[f"{split}_acc"].append(np.nan if bad else float(np.asarray(acc)[0]))
-        self.epoch += 1
-        self.pos = 0
-        self.steps_in_epoch = 0
-
     def advance(self, max_steps: int, max_epochs: int, limit_epoch: int,
                 budget_s: float | None = None) -> int:
         """Run at most ``max_steps`` minibatch steps (and for about ``budget_s`` seconds at
@@ -137,12 +111,11 @@ class PairedTrainer:
                 break
             if deadline is not None and i > 0 and time.perf_counter() > deadline:
                 break
-            for arm in self.arms:
-                self._step(arm)
-            self.pos += self.batch
-            self.steps_in_epoch += 1
-            if self.pos >= self.n_train:
-                self._end_epoch()
+            ends = [arm.stepper.step() for arm in self.arms]
+            if all(ends):  # the arms share the batch size: their epochs end together
+                for arm in self.arms:
+                    arm.stepper.end_epoch()
+                self.epoch += 1
                 done += 1
         return done
 

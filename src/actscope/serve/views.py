@@ -92,9 +92,9 @@ def arm_view(tr: PairedTrainer, arm: ArmState, layer: int, grids: dict) -> dict:
     finite = a_grid[np.isfinite(a_grid)]
     # colour range: the 1st to 99th percentile, so a few extreme corners do not wash it out
     lo, hi = (float(v) for v in np.percentile(finite, [1, 99])) if finite.size else (0.0, 1.0)
-    h = arm.history
+    h = arm.curves()
     keep = _thin(len(h["test_acc"]))
-    last = {"running_loss": h["running_loss"][-1] if h["running_loss"] else None}
+    last = {"running_loss": h["running_loss"][-1] if len(h["running_loss"]) else None}
     for split in ("train", "test"):  # the current weights, so epoch 0 has numbers too
         loss, acc = eng.loss_and_accuracy(mlp, params, *data.split(split))
         loss, acc = float(np.asarray(loss)[0]), float(np.asarray(acc)[0])
@@ -103,7 +103,7 @@ def arm_view(tr: PairedTrainer, arm: ArmState, layer: int, grids: dict) -> dict:
         "name": arm.name, "activation": arm.activation, "diverged": arm.diverged,
         "init": fingerprint(arm.init), "weights": fingerprint(params),
         "last": {k: None if v is None else _r(v) for k, v in last.items()},
-        "curves": {"epoch": [int(i) + 1 for i in keep], **{k: _r(np.asarray(h[k])[keep]) for k in METRICS}},
+        "curves": {"epoch": [int(i) + 1 for i in keep], **{k: _r(h[k][keep]) for k in METRICS}},
         "boundary": {"nx": xx.shape[1], "ny": xx.shape[0], "extent": _r(extent), "lo": 0.0, "hi": 1.0,
                      "data": _bytes(prob, 0.0, 1.0)},
         "signal": {"stages": probes.stage_names(mlp), "values": _r(trace),

@@ -13,6 +13,8 @@ from collections import defaultdict
 import numpy as np
 
 from actscope.analysis import cost, stats
+from actscope.data.generators import load_dataset
+from actscope.nn.model import MLPSpec
 from actscope.training import tuning as tune
 
 ARCH_COLUMNS = ("hidden", "depth", "width")
@@ -168,8 +170,6 @@ def measure(configs: list[dict], cheapest: dict, focus: str | None, engine: str,
             n_inputs: int = 2, n_classes: int = 2) -> dict:
     """Measured timings on this machine: each activation alone, the focus architecture, the
     largest one swept, and each series' cheapest network."""
-    from actscope.nn.model import MLPSpec
-
     acts = list(dict.fromkeys(c["activation"] for c in configs))
     out: dict = {"engine": engine, "batch": batch, "activation_ns_per_element": {}, "networks": []}
     for a in acts:
@@ -228,8 +228,6 @@ def analyse(sweep, rows: list[dict]) -> dict:
     if t.latency and configs:
         n_inputs = 2
         try:
-            from actscope.data.generators import load_dataset
-
             d = load_dataset(sweep.base.data)
             n_inputs, n_classes = d.n_features, d.n_classes
         except Exception:  # noqa: BLE001 - timing is a complement; never fail the sweep for it

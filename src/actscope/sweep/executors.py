@@ -7,10 +7,11 @@ executor stops its workers and re-raises: what finished was already yielded.
 
 from __future__ import annotations
 
-import os
+import multiprocessing as mp
 import signal
 from collections.abc import Callable, Iterable, Iterator
 
+from actscope._util.cores import usable_cores
 from actscope.errors import InputError
 
 EXECUTORS = ("inprocess", "processes", "ray")
@@ -28,10 +29,6 @@ def check_executor(kind: str, workers: int | None = None) -> None:
             import ray  # noqa: F401
         except ImportError:
             raise InputError(RAY_HINT) from None
-
-
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
 
 def run_inprocess(fn: Callable, payloads: Iterable, **kwargs) -> Iterator:
@@ -53,12 +50,10 @@ def _worker_init() -> None:
 
 def run_processes(fn: Callable, payloads: Iterable, workers: int | None = None) -> Iterator:
     """A local pool of ``workers`` processes (spawned, so safe with threads and torch)."""
-    import multiprocessing as mp
-
     items = list(payloads)
     if not items:
         return
-    n = min(workers or default_workers(), len(items))
+    n = min(workers or usable_cores(), len(items))
     pool = mp.get_context("spawn").Pool(n, initializer=_worker_init)
     try:
         yield from pool.imap_unordered(fn, items, chunksize=1)
@@ -88,7 +83,7 @@ def run_ray(fn: Callable, payloads: Iterable, workers: int | None = None,
         if address:
             opts["address"] = address
         else:
-            opts["num_cpus"] = workers or default_workers()
+            opts["num_cpus"] = workers or usable_cores()
         ray.init(**opts)
         started = True
     remote = ray.remote(num_cpus=1, max_retries=0)(fn)

@@ -18,14 +18,15 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 
-from actscope.engines.codegen.numba_source import (
+from actscope.engines.codegen.common import (
     OPT_KINDS,
     Dialect,
+    ParamLayout,
     UnsupportedActivation,
-    _Names,
     backward_lines,
     forward_lines,
 )
+from actscope.engines.codegen.lowering import lower
 
 KERNEL_VERSION = 1
 
@@ -39,12 +40,13 @@ TRAIN_ARGS = [("theta", "T*"), ("s1", "T*"), ("s2", "T*"), ("X", "const T*"), ("
 EVAL_ARGS = [("theta", "const T*"), ("X", "const T*"), ("Y", "const T*"), ("n", "int"),
              ("loss_out", "double*"), ("acc_out", "double*"), ("K", "long long")]
 
-_FUNCS = {"float": {"exp": "expf", "log": "logf", "log1p": "log1pf", "tanh": "tanhf",
-                    "sqrt": "sqrtf", "abs": "fabsf", "min": "fminf", "max": "fmaxf",
-                    "erf": "erff", "sin": "sinf", "cos": "cosf", "sigmoid": "sigm"},
-          "double": {"exp": "exp", "log": "log", "log1p": "log1p", "tanh": "tanh", "sqrt": "sqrt",
-                     "abs": "fabs", "min": "fmin", "max": "fmax", "erf": "erf", "sin": "sin",
-                     "cos": "cos", "sigmoid": "sigm"}}
+# scalar-language functions -> libm (float: the f-suffixed forms); sigm is the prelude's
+_LIBM = ("exp", "log", "log1p", "tanh", "sqrt", "erf", "erfc", "sin", "cos", "tan", "asin", "acos",
+         "atan", "sinh", "cosh", "asinh")
+_FUNCS = {"float": {**{f: f"{f}f" for f in _LIBM}, "abs": "fabsf", "min": "fminf", "max": "fmaxf",
+                    "sigmoid": "sigm"},
+          "double": {**{f: f for f in _LIBM}, "abs": "fabs", "min": "fmin", "max": "fmax",
+                     "sigmoid": "sigm"}}
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _CMPOPS = {ast.Gt: ">", ast.Lt: "<", ast.GtE: ">=", ast.LtE: "<=", ast.Eq: "==", ast.NotEq: "!="}
 
@@ -134,13 +136,14 @@ class _ToC:
 
 
 def c_expr(src: str, params: dict, ctype: str, z: str, a: str = "") -> str:
-    """``src`` (an activation's scalar expression in ``z`` and ``a``) as a C expression."""
+    """``src`` (an activation's scalar expression in ``z`` and ``a``) as a C expression
+    (functions without a C form expanded first, see ``lowering``)."""
     names = {"z": z, **({"a": a} if a else {})}
-    return _ToC(names, dict(params), ctype)(ast.parse(src, mode="eval"))
+    return _ToC(names, dict(params), ctype)(lower(src))
 
 
 def dialect(ctype: str) -> Dialect:
-    """C for the unrolled bodies of ``fast_kernels``: parameters and gradients are scalars."""
+    """C for the unrolled bodies of ``model_source``: parameters and gradients are scalars."""
     return Dialect(weight=lambda p: f"w{p}", assign=lambda name, e: f"const T {name} = {e};",
                    grad_add=lambda p, e: f"g{p} += {e};",
                    expr=lambda src, params, z, a="": c_expr(src, params, ctype, z, a))
@@ -196,7 +199,7 @@ def model_source(sizes: Sequence[int], acts, dtype: str, optimizer: str, block: 
     if optimizer not in OPT_KINDS:
         raise UnsupportedActivation(f"optimizer {optimizer!r}")
     ctype = {"float32": "float", "float64": "double"}[dtype]
-    nm, D = _Names(sizes), sizes[0]
+    nm, D = ParamLayout(sizes), sizes[0]
     xs = [f"x{d}" for d in range(D)]
     ind = " " * 12
     load = [f"{ind}const T x{d} = X[r * D + {d}];" for d in range(D)] + [f"{ind}const T yv = Y[r];"]
