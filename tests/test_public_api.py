@@ -36,7 +36,7 @@ SUBPACKAGE_ALL: dict[str, list[str] | None] = {
                     'format_number', 'from_table', 'get_activation', 'list_activations', 'numerical_grad',
                     'parameterised_names', 'register', 'register_activation', 'register_formula',
                     'register_parameterised', 'second_moment_gain'],
-    'analysis': None,
+    'analysis': ['classmetrics', 'collapse', 'cost', 'probes', 'stats'],
     'cli': ['Group', 'fail', 'main'],
     'config': ['ArmSpec', 'CustomActivationSpec', 'DATA_FIELDS', 'DataSpec', 'ExperimentSpec',
                'ModelSpec', 'PRESETS_DIR', 'PROBE_NAMES', 'PointSpec', 'ProbesSpec', 'ReportSpec',
@@ -74,7 +74,10 @@ SUBPACKAGE_ALL: dict[str, list[str] | None] = {
                'critical_point', 'critical_sigma_w2', 'fixed_point', 'fixed_point_c', 'fixed_point_q',
                'gaussian_expectation', 'hermite_expectation', 'length_map', 'length_map_slope',
                'measure_layers', 'phase_diagram', 'predict_layers', 'propagate', 'resolve_activation'],
-    'training': None,
+    'training': ['DEFAULT_LR_GRID', 'GradientTransform', 'History', 'OPTIMIZERS', 'OPTIMIZER_NAMES',
+                 'Optimizer', 'Stepper', 'adam', 'add_decayed_weights', 'add_penalties', 'apply_updates',
+                 'batch_streams', 'chain', 'check_capabilities', 'fit', 'lr_grid', 'make_optimizer',
+                 'momentum', 'n_trials', 'select_rate', 'sgd', 'tune_fit'],
 }
 
 

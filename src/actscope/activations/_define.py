@@ -51,6 +51,10 @@ class Definition:
         everywhere (NumPy, torch and kernels).
     params : dict
         Values of the parameters named in ``expr``.
+    numpy, torch : tuple of callables, optional
+        Hand-tuned array forms ``(f, f')`` overriding the compiled ones on that backend
+        (one fused call where the compiled tree makes several: the per-batch cost of a
+        small network is mostly call overhead). Tests check each against the derived form.
     """
 
     name: str
@@ -62,6 +66,8 @@ class Definition:
     grad: str | None = None
     torch_name: str | None = None
     params: dict = field(default_factory=dict)
+    numpy: tuple[Callable, Callable] | None = None
+    torch: tuple[Callable, Callable] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,10 +116,13 @@ def compile_expression(expr: str, grad: str | None = None, params: dict | None =
 def build(d: Definition) -> Activation:
     """The ``Activation`` of a table row."""
     c = compile_expression(d.expr, d.grad, d.params)
-    gain = second_moment_gain(c.fn) if d.gain is None else float(d.gain)
-    return Activation(d.name, c.fn, c.grad, d.family, gain=gain, range=d.range,
+    fn, grad = d.numpy or (c.fn, c.grad)
+    torch_fn, torch_grad = d.torch or (c.torch_fn, c.torch_grad)
+    gain = second_moment_gain(fn) if d.gain is None else float(d.gain)
+    return Activation(d.name, fn, grad, d.family, gain=gain, range=d.range,
                       params=dict(d.params), torch_name=d.torch_name, description=d.description,
-                      torch_fn=c.torch_fn, torch_grad=c.torch_grad, scalar=c.scalar)
+                      torch_fn=torch_fn, torch_grad=torch_grad, scalar=c.scalar)
+
 
 
 __all__ = ["Compiled", "Definition", "build", "compile_expression", "second_moment_gain"]

@@ -1,6 +1,23 @@
 """Measurements of trained (or random) networks: probes, statistics over seeds, per-class
 metrics, inference cost, and the collapse of piecewise-linear networks.
 
-Import the module you need (``from actscope.analysis import probes, stats``): probes and
-stats load scikit-learn and SciPy's statistics only when a function needs them.
+Each is a module, loaded on first use (``actscope.analysis.stats`` or ``from
+actscope.analysis import probes, stats``), so that importing one does not load the
+scikit-learn and SciPy code another needs.
 """
+
+from __future__ import annotations
+
+import importlib
+
+__all__ = ["classmetrics", "collapse", "cost", "probes", "stats"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

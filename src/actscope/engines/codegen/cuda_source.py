@@ -227,7 +227,7 @@ def model_source(sizes: Sequence[int], acts, dtype: str, optimizer: str, block: 
             .replace("#ESIG", _signature(EVAL_ARGS)).replace("#ECALL", _call(EVAL_ARGS)))
 
 
-_PRELUDE = r'''// actscope gpu engine kernels (generated; see actscope/engines/cuda_kernels.py)
+_PRELUDE = r'''// actscope gpu engine kernels (generated; see actscope/engines/codegen/cuda_source.py)
 #ifdef __CUDACC__
 #define DEV __device__ __forceinline__
 #else
