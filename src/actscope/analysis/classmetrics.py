@@ -12,8 +12,7 @@ from actscope.nn.model import MLPSpec, Params
 
 def predictions(engine, spec: MLPSpec, params: Params, X: np.ndarray) -> np.ndarray:
     """Predicted class per member and point: (K, N) int64 (binary: probability >= 0.5)."""
-    prob = engine.forward(spec, params, X).prob
-    prob = np.asarray(prob.detach().cpu().numpy() if hasattr(prob, "detach") else prob)
+    prob = engine.to_host(engine.forward(spec, params, X).prob)
     if prob.ndim == 2:
         return (prob >= 0.5).astype(np.int64)
     return prob.argmax(axis=-1).astype(np.int64)

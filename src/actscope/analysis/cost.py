@@ -80,7 +80,7 @@ def measure_latency(mlp: MLPSpec, engine="numpy", batch: int = 4096, seed: int =
     t_batch = _best_time(lambda: eng.forward(mlp, params, X))
     t_one = _best_time(lambda: eng.forward(mlp, params, x1))
     return {"batch": batch, "batch_latency_s": t_batch, "throughput_per_s": batch / t_batch,
-            "single_latency_s": t_one, "engine": getattr(eng, "name", str(engine))}
+            "single_latency_s": t_one, "engine": eng.name}
 
 
 # Which network is cheapest ------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Names a spec may use, checked against the registries that define them.
 
-Datasets (``actscope.data.GENERATORS``), init schemes (``actscope.nn``), activations (the
+Datasets (``actscope.data.GENERATORS``), init schemes (``actscope.nn``), optimisers
+(``actscope.training.OPTIMIZERS``), activations (the
 activations registry, plus the formulas a spec defines in its own ``[activations]``
 table) and engines (``actscope.engines.list_engines``). Each check raises a ValueError
 naming the allowed values; the spec's message adds the field and the value.
@@ -47,6 +48,15 @@ def check_engine(name: str) -> str:
 
     if name not in list_engines():
         raise ValueError(f"unknown engine; known: {', '.join(list_engines())}")
+    return name
+
+
+def check_optimizer(name: str) -> str:
+    """``name`` if it is in the optimiser table (``actscope.training.OPTIMIZERS``)."""
+    from actscope.training.optimizers import OPTIMIZER_NAMES  # deferred: SciPy, as above
+
+    if name not in OPTIMIZER_NAMES:
+        raise ValueError(f"unknown optimizer; known: {', '.join(OPTIMIZER_NAMES)}")
     return name
 
 

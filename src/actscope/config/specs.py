@@ -20,9 +20,9 @@ from actscope.config.registries import (
     check_formula,
     check_formula_name,
     check_init_scheme,
+    check_optimizer,
     own_activations,
 )
-from actscope.training.optimizers import OPTIMIZER_NAMES
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -97,7 +97,7 @@ class ModelSpec(Strict):
 class TrainSpec(Strict):
     """How every arm is trained."""
 
-    optimizer: Literal[OPTIMIZER_NAMES] = "sgd"  # type: ignore[valid-type]
+    optimizer: str = "sgd"  # a name of actscope.training.OPTIMIZERS
     lr: PositiveFloat | Literal["tune"] = 0.05
     momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
     betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (0.9, 0.999)
@@ -123,6 +123,7 @@ class TrainSpec(Strict):
     tune_val_size: Annotated[float, Field(gt=0, lt=1)] = 0.2  # used when [data] val_size = 0
 
     _v_engine = field_validator("engine")(classmethod(lambda cls, v: check_engine(v)))
+    _v_optimizer = field_validator("optimizer")(classmethod(lambda cls, v: check_optimizer(v)))
 
     @field_validator("lr", mode="before")
     @classmethod

@@ -41,9 +41,6 @@ FAMILY_FLOPS = {"linear": 0, "piecewise-linear": 2, "saturating": 4, "smooth": 6
 def activation_flops(activation: str | Activation) -> int:
     """FLOPs of one evaluation of an activation (by the module's convention)."""
     act = get_activation(activation)
-    own = getattr(act, "flops", None)
-    if own is not None:
-        return int(own)
     base = act.name.split("(", 1)[0]
     if base in ACTIVATION_FLOPS:
         return ACTIVATION_FLOPS[base][0]

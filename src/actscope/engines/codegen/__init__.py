@@ -13,7 +13,7 @@ def kernel_exprs(spec: MLPSpec):
     """Each hidden layer's ((f, params), (f', params)), or None if one has no ``scalar``."""
     out = []
     for act in spec.activations:
-        scalar = getattr(act, "scalar", None)
+        scalar = act.scalar
         if scalar is None:
             return None
         out.append(((scalar[0], act.params), (scalar[1], act.params)))
