@@ -20,7 +20,7 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 # everything the test suite exercises: dev tools and the optional extras
 $(VENV)/.full: pyproject.toml $(VENV)/.core
 	$(PIP) install $(TORCH_PIN)
-	$(PIP) install -e '.[dev,torch,fast,sweep,ray,serve]'
+	$(PIP) install -e '.[dev,torch,fast,sweep,ray,serve,notebook,export,mlflow]'
 	touch $@
 
 demo: $(VENV)/.core

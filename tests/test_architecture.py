@@ -29,10 +29,13 @@ LAYERS: list[tuple[str, ...]] = [
     ("actscope.config",),
     ("actscope.analysis",),
     ("actscope.experiment",),
+    ("actscope.estimators",),
     ("actscope.report",),
     ("actscope.sweep",),
+    ("actscope.interop",),
     ("actscope.pipeline",),
     ("actscope.serve",),
+    ("actscope.static_site",),
     ("actscope.cli",),
 ]
 FACADES = {"actscope", "actscope.__main__"}  # the lazy top-level names and `python -m actscope`

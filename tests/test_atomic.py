@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actscope._util.atomic import atomic_dir, atomic_path, atomic_write
+from actscope._util.atomic import atomic_path, atomic_write
 
 
 def _leftovers(folder):
@@ -38,14 +38,3 @@ def test_temporary_names_are_unique_per_write(tmp_path):
         b.write_text("b")
     assert (tmp_path / "f").read_text() == "a"  # the last to finish wins, whole
     assert _leftovers(tmp_path) == []
-
-
-def test_a_folder_appears_complete_or_not_at_all(tmp_path):
-    with atomic_dir(tmp_path / "run") as tmp:
-        (tmp / "metrics.json").write_text("{}")
-        assert not (tmp_path / "run").exists()
-    assert (tmp_path / "run" / "metrics.json").is_file()
-    with pytest.raises(KeyboardInterrupt), atomic_dir(tmp_path / "other") as tmp:
-        (tmp / "x").write_text("x")
-        raise KeyboardInterrupt
-    assert not (tmp_path / "other").exists() and _leftovers(tmp_path) == []

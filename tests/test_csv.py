@@ -78,7 +78,7 @@ def _config(tmp_path, csv_name="data.csv", label="kind"):
 
 
 def test_csv_path_is_relative_to_the_config_and_runs(tmp_path):
-    (tmp_path / "data.csv").write_text(GOOD)
+    (tmp_path / "data.csv").write_text(GOOD + "".join(GOOD.splitlines(keepends=True)[1:]) * 3)
     spec = load_spec(_config(tmp_path))
     assert spec.data.path == str((tmp_path / "data.csv").resolve())
     d = load_dataset(spec.data)

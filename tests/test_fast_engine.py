@@ -29,7 +29,7 @@ def _group_spec(acts) -> MLPSpec:
 
 
 def _fit_both(spec, data, train, seeds=SEEDS):
-    fast, ref = FastEngine(train.dtype), NumpyEngine(train.dtype)
+    fast, ref = FastEngine(train.dtype, kernel="specialised"), NumpyEngine(train.dtype)  # generic: own file
     pf, hf = fit(fast, spec, fast.init(spec, seeds, train.rng), data, train, seeds)
     pn, hn = fit(ref, spec, ref.init(spec, seeds, train.rng), data, train, seeds)
     return (pf, hf), (pn, hn)

@@ -92,6 +92,8 @@ def test_the_small_runs_cover_the_optional_parts(documents):
     arm = tuned["arms"]["tanh"]
     assert arm["n_classes"] == 3 and "lr_tuning" in arm and arm["summary"]["test_accuracy"]["ci95"] is None
     assert diverged["probes"] is None and "timing" not in diverged
+    assert all(c["decision"] == "too_few" for c in probes["comparisons"])  # two seeds
+    assert probes["statistics"]["warning"] and tuned["statistics"]["warning"] is None  # one arm
     members = [m for a in diverged["arms"].values() for m in a["members"]]
     assert any(m["diverged"] for m in members) and any(not m["diverged"] for m in members)
 
@@ -148,6 +150,19 @@ def _corruptions(doc: dict):
     yield edit("no engine", lambda d: d.pop("engine"))
     yield edit("comparison without verdict", lambda d: d["comparisons"][0].pop("verdict"))
     yield edit("p above 1", lambda d: d["comparisons"][0].update(p=2.0))
+    yield edit("a '>' whose Holm p is above alpha", lambda d: d["comparisons"][0].update(
+        decision="greater", p=0.01, p_adjusted=0.2, ci95=[0.1, 0.2]))
+    yield edit("a '>' whose interval holds 0", lambda d: d["comparisons"][0].update(
+        decision="greater", p=0.01, p_adjusted=0.01, ci95=[-0.1, 0.2]))
+    yield edit("a '<' without an interval", lambda d: d["comparisons"][0].update(
+        decision="less", p=0.01, p_adjusted=0.01, ci95=None))
+    yield edit("equivalent without TOST", lambda d: d["comparisons"][0].update(
+        decision="equivalent", p_equivalence_adjusted=0.3))
+    yield edit("unknown decision", lambda d: d["comparisons"][0].update(decision="maybe"))
+    yield edit("comparison without decision", lambda d: d["comparisons"][0].pop("decision"))
+    yield edit("negative excluded count", lambda d: d["arms"][arm]["summary"]["test_accuracy"].update(
+        n_excluded=-1))
+    yield edit("unknown correction", lambda d: d["statistics"].update(correction="none"))
     yield edit("unknown probe", lambda d: d["probes"].update(include=["signal", "telepathy"]))
     yield edit("probe value as text", lambda d: d["arms"][arm]["members"][0]["probes"].update(x="high"))
     yield edit("stage name", lambda d: d["stages"].append("h3"))

@@ -179,11 +179,12 @@ def test_measure_returns_one_value_per_member_for_every_probe(small_moons):
                                          split_seed=0))
     spec = MLPSpec(2, [6, 6], "relu")
     vals = probes.measure(ENGINE, spec, ENGINE.init(spec, [0, 1, 2]), setup)
-    for key in ("test/signal.dead.L2", "train/grad_norm.L3", "test/context.rho_norm.L1",
+    for key in ("train/signal.dead.L2", "train/grad_norm.L3", "test/context.rho_norm.L1",
                 "test/context.rho_norm_true.L2", "test/repr.pr.L1", "test/repr.probe_acc.L2",
                 "grid/regions.count"):
         assert vals[key].shape == (3,), key
     assert "test/signal.saturated.L1" not in vals
+    assert "test/signal.dead.L2" not in vals  # dead units are judged on the training split only
     assert setup.baseline["repr.pr.L0"] == pytest.approx(probes.participation_ratio(small_moons.X_test))
 
 
@@ -233,3 +234,71 @@ def test_true_boundaries_of_other_generators_classify_their_data(kw):
     data = load_dataset(spec)
     score = true_score(spec, data)
     assert ((score(data.X_test) >= 0) == data.y_test).mean() >= 0.9
+
+
+# dead units: judged where gradients flow ---------------------------------------------------
+
+def test_a_unit_silent_on_the_test_points_but_active_in_training_is_not_dead():
+    spec = MLPSpec(2, [2], "relu")
+    # unit 1 fires only where x1 > 1.5; unit 2 never fires on the plane
+    params = _params(([[1.0, 0.0], [0.0, 0.0]], [-1.5, -100.0]), ([[1.0], [1.0]], [0.0]))
+    X_test = np.random.default_rng(3).uniform(-1, 1, size=(100, 2))  # x1 < 1.5 everywhere
+    X_train = np.vstack([X_test, [[2.0, 0.0], [1.8, 0.3]]])  # two training points where it fires
+    on_test = probes.signal_stats(ENGINE, spec, params, X_test)["dead"][0, 0]
+    on_train = probes.signal_stats(ENGINE, spec, params, X_test, dead_on=X_train)["dead"][0, 0]
+    assert on_test == pytest.approx(1.0) and on_train == pytest.approx(0.5)
+    assert probes.dead_units(ENGINE, spec, params, X_train)[0][0].tolist() == [False, True]
+
+
+def test_measure_judges_dead_units_on_the_whole_training_split_and_labels_the_split():
+    from actscope.data.generators import Dataset
+
+    rng = np.random.default_rng(4)
+    X_tr, X_te = rng.uniform(-1, 1, size=(60, 2)), rng.uniform(-1, 1, size=(40, 2))
+    X_tr[0] = [2.0, 0.0]
+    data = Dataset("plane", X_tr, (X_tr[:, 1] > 0).astype(np.int64), X_te, (X_te[:, 1] > 0).astype(np.int64))
+    setup = probes.setup_probes(data, ProbesSpec(include=["signal"], max_points=10))
+    spec = MLPSpec(2, [2], "relu")
+    params = _params(([[1.0, 0.0], [0.0, 0.0]], [-1.5, -100.0]), ([[1.0], [1.0]], [0.0]))
+    vals = probes.measure(ENGINE, spec, params, setup)
+    assert vals["train/signal.dead.L1"][0] == pytest.approx(0.5)  # the one training point counts
+    assert "train split" in probes.label("signal.dead.L1")
+
+
+# true boundaries from the generator's own points -------------------------------------------
+
+def _sklearn_moons_arcs(n):
+    """make_moons' noiseless arcs as its documentation states them, written out here."""
+    n0, n1 = n // 2, n - n // 2
+    t0, t1 = np.linspace(0, np.pi, n0), np.linspace(0, np.pi, n1)
+    return [np.c_[np.cos(t0), np.sin(t0)], np.c_[1 - np.cos(t1), 1 - np.sin(t1) - 0.5]]
+
+
+@pytest.mark.parametrize("n", [100, 101, 400])
+def test_the_true_moons_boundary_is_built_on_the_generators_own_arc_points(n):
+    from actscope.data.generators import class_curves, load_dataset
+
+    spec = DataSpec(n_samples=n, noise=0.15, random_state=0, standardize="none")
+    arcs = class_curves("moons", spec)
+    want = _sklearn_moons_arcs(n)
+    assert [len(a) for a in arcs] == [n // 2, n - n // 2]
+    for a, w in zip(arcs, want):
+        np.testing.assert_allclose(a, w, atol=1e-12)
+    data = load_dataset(spec)
+    xx, yy = grid_over(np.vstack([data.X_train, data.X_test]), 100)
+    P = np.c_[xx.ravel(), yy.ravel()]
+    ref = arcs_bayes_score(want, [(n // 2) / n, 1 - (n // 2) / n], 0.15)
+    np.testing.assert_allclose(true_score(spec, data)(P), ref(P), atol=1e-9)
+    d_ours = grid_distance(xx, yy, true_score(spec, data)(P).reshape(xx.shape), data.X_test)
+    d_ref = grid_distance(xx, yy, ref(P).reshape(xx.shape), data.X_test)
+    np.testing.assert_allclose(d_ours, d_ref, atol=1e-9)
+
+
+def test_the_spiral_generator_and_its_true_boundary_share_one_arm_curve():
+    from actscope.data.generators import GENERATORS, spiral_arm
+
+    spec = DataSpec(name="spiral", n_samples=200, noise=0.0, turns=1.5)
+    X, y, _, _ = GENERATORS["spiral"](spec)
+    for c in (0, 1):
+        r = np.hypot(X[y == c, 0], X[y == c, 1])  # the radius is the curve's parameter t
+        np.testing.assert_allclose(spiral_arm(r, 1.5, c), X[y == c], atol=1e-12)

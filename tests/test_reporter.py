@@ -155,7 +155,7 @@ def test_ctrl_c_while_drawing_keeps_the_trained_run_without_a_report(tmp_path, m
     run = pipeline.run_experiment(parse_spec(SPEC), out=tmp_path / "run")
     assert run.interrupted and run.path == tmp_path / "run"
     kept = sorted(p.name for p in run.path.iterdir())
-    assert kept == ["config.toml", "history.csv", "metrics.json", "params.npz"]
+    assert kept == ["config.toml", "history.npz", "metrics.json", "params.npz", "status.json"]
     assert not list(tmp_path.glob(".run.*"))  # no temporary folder left behind
 
 
@@ -196,3 +196,15 @@ def test_write_figure_skips_the_second_layout_pass_and_writes_the_same_file(tmp_
     write_figure(figure(), tmp_path / "vector.svg", 80)  # no PNG options for other formats
     assert (tmp_path / "vector.svg").read_text().lstrip().startswith("<?xml")
     plt.close("all")
+
+
+def test_the_report_leaves_a_backend_the_user_chose_alone():
+    """A notebook's or script's backend survives importing the report (headless Agg is the
+    default only when nothing was chosen)."""
+    code = ("import matplotlib; matplotlib.use('svg'); import matplotlib.pyplot; "
+            "import actscope.report.style; print(matplotlib.get_backend())")
+    chosen = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    alone = subprocess.run([sys.executable, "-c", "import matplotlib, actscope.report.style; "
+                            "print(matplotlib.get_backend())"], capture_output=True, text=True, timeout=120)
+    assert chosen.stdout.strip() == "svg", chosen.stderr
+    assert alone.stdout.strip().lower() == "agg", alone.stderr

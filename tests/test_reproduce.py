@@ -10,6 +10,7 @@ from click.testing import CliRunner
 
 from actscope.cli import main
 from actscope.experiment import run_experiment
+from actscope.training.schedule import log_epochs
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,10 @@ def test_loss_curves_are_running_means_and_arms_share_batches(article_run):
     h = article_run.arms["relu"].history.values
     assert h["train/running_loss"].shape == (800, 1)
     assert h["train/running_loss"][0, 0] > h["train/running_loss"][-1, 0]
-    assert np.isfinite(h["test/accuracy"]).all()
+    # the splits are evaluated on the "log" schedule: every epoch up to 10, 20 per decade, the last
+    evaluated = np.where(np.isfinite(h["test/accuracy"][:, 0]))[0]
+    np.testing.assert_array_equal(evaluated, sorted(log_epochs(800)))
+    assert evaluated[:10].tolist() == list(range(10)) and evaluated[-1] == 799 and len(evaluated) < 60
 
 
 def test_reproduce_command_writes_the_run_directory(tmp_path):
@@ -65,7 +69,7 @@ def test_reproduce_command_writes_the_run_directory(tmp_path):
     res = CliRunner().invoke(main, ["reproduce", "sigmoid-vs-relu", "--out", str(out), "--quiet"])
     assert res.exit_code == 0, res.output
     assert res.output.strip().splitlines()[-1] == str(out)
-    for name in ["config.toml", "metrics.json", "history.csv", "params.npz", "report.html"]:
+    for name in ["config.toml", "metrics.json", "history.npz", "params.npz", "report.html"]:
         assert (out / name).is_file(), name
     figs = sorted(p.name for p in (out / "figures").glob("*.png"))
     for name in ["dataset", "loss_curves", "decision_boundaries", "signal_trace", "hidden_space"]:

@@ -25,7 +25,9 @@ SMALL = {"n_samples": 120, "width": 4, "epochs": 40}
 
 @pytest.fixture(scope="module")
 def client():
-    with ServerThread() as url, httpx.Client(base_url=url, timeout=20) as c:
+    # every test shares one client address: lift the per-client cap (tested on its own)
+    with ServerThread(settings=Settings(max_per_client=1000)) as url, \
+            httpx.Client(base_url=url, timeout=20) as c:
         yield c
 
 
@@ -86,9 +88,9 @@ def test_an_oversized_body_is_refused_before_it_is_read(client):
 
 
 def test_unknown_session_and_unknown_action(client):
-    assert client.post("/api/sessions/nope/play").status_code == 404
+    assert client.post("/api/sessions/nope/play", json={}).status_code == 404
     snap = new_session(client)
-    r = client.post(f"/api/sessions/{sid_of(snap)}/explode")
+    r = client.post(f"/api/sessions/{sid_of(snap)}/explode", json={})
     assert r.status_code == 422 and "play" in r.json()["detail"]
     bad = client.put(f"/api/sessions/{sid_of(snap)}/config", json={**SMALL, "width": 0})
     assert bad.status_code == 422 and bad.json()["detail"].startswith("width = 0")
@@ -102,11 +104,11 @@ def test_step_reset_keeps_the_init_and_the_seed_changes_it(client):
     init = [a["init"] for a in snap["arms"]]
     assert [a["weights"] for a in snap["arms"]] == init
     for _ in range(3):
-        stepped = client.post(f"/api/sessions/{sid}/step").json()
+        stepped = client.post(f"/api/sessions/{sid}/step", json={}).json()
     assert stepped["epoch"] == 3
     assert all(a["weights"] != a["init"] for a in stepped["arms"])
     assert all(a["last"]["test_acc"] is not None for a in stepped["arms"])
-    back = client.post(f"/api/sessions/{sid}/reset").json()
+    back = client.post(f"/api/sessions/{sid}/reset", json={}).json()
     assert back["epoch"] == 0
     assert [a["weights"] for a in back["arms"]] == init
     reseeded = client.put(f"/api/sessions/{sid}/config", json={**SMALL, "seed": 7}).json()
@@ -118,7 +120,7 @@ def test_step_reset_keeps_the_init_and_the_seed_changes_it(client):
 def test_view_settings_do_not_reset_training(client):
     snap = new_session(client, depth=3)
     sid = sid_of(snap)
-    client.post(f"/api/sessions/{sid}/step")
+    client.post(f"/api/sessions/{sid}/step", json={})
     after = client.put(f"/api/sessions/{sid}/config", json={**SMALL, "depth": 3, "layer": 3}).json()
     assert after["epoch"] == 1
     arm = after["arms"][1]
@@ -148,7 +150,7 @@ def test_the_two_arms_share_data_seed_and_batches_and_match_actscope_run(client,
 
 
 def _play_until_finished(client, sid: str) -> dict:
-    snap = client.post(f"/api/sessions/{sid}/play").json()
+    snap = client.post(f"/api/sessions/{sid}/play", json={}).json()
     deadline = time.monotonic() + 30
     while snap["state"] != "finished" and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -159,7 +161,7 @@ def _play_until_finished(client, sid: str) -> dict:
 def test_more_epochs_after_finishing_continue_training(client):
     sid = sid_of(new_session(client, epochs=3))
     assert _play_until_finished(client, sid)["epoch"] == 3
-    assert client.post(f"/api/sessions/{sid}/play").json()["state"] == "finished"
+    assert client.post(f"/api/sessions/{sid}/play", json={}).json()["state"] == "finished"
     more = client.put(f"/api/sessions/{sid}/config", json={**SMALL, "epochs": 5}).json()
     assert (more["state"], more["epoch"]) == ("paused", 3)
     done = _play_until_finished(client, sid)
@@ -172,7 +174,7 @@ def test_every_offered_dataset_trains_and_exports(client, tmp_path):
     assert {"moons", "circles", "xor", "spiral", "blobs"} <= set(offered)
     for name in offered:
         snap = new_session(client, dataset=name, noise=0.1)
-        stepped = client.post(f"/api/sessions/{sid_of(snap)}/step").json()
+        stepped = client.post(f"/api/sessions/{sid_of(snap)}/step", json={}).json()
         assert stepped["epoch"] == 1 and stepped["data"]["name"] == name
         assert set(stepped["data"]["train"]["y"]) == {0, 1}
         b = stepped["arms"][0]["boundary"]
@@ -211,7 +213,7 @@ def test_export_without_a_session_is_valid_toml(client, tmp_path):
 def test_events_stream_snapshots_while_playing_and_sessions_are_isolated(client):
     a = sid_of(new_session(client, epochs_per_update=2, update_rate=20))
     b = sid_of(new_session(client))
-    client.post(f"/api/sessions/{a}/play")
+    client.post(f"/api/sessions/{a}/play", json={})
     epochs = []
     with client.stream("GET", f"/api/sessions/{a}/events") as resp:
         assert resp.headers["content-type"].startswith("text/event-stream")
@@ -220,7 +222,7 @@ def test_events_stream_snapshots_while_playing_and_sessions_are_isolated(client)
                 epochs.append(json.loads(line[5:])["epoch"])
                 if epochs[-1] >= 10 or len(epochs) > 50:
                     break
-    client.post(f"/api/sessions/{a}/pause")
+    client.post(f"/api/sessions/{a}/pause", json={})
     assert epochs[-1] >= 10
     assert epochs == sorted(epochs)
     assert client.get(f"/api/sessions/{b}").json()["epoch"] == 0
@@ -231,7 +233,7 @@ def test_server_stays_responsive_with_several_sessions_training(client):
              "epochs_per_update": 50, "update_rate": 20, "layer": 6}
     sids = [sid_of(new_session(client, **heavy)) for _ in range(4)]
     for sid in sids:
-        client.post(f"/api/sessions/{sid}/play")
+        client.post(f"/api/sessions/{sid}/play", json={})
     worst = 0.0
     try:
         for _ in range(10):

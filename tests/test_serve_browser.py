@@ -33,7 +33,8 @@ def page():
         with ServerThread() as url, sync_api.sync_playwright() as pw:
             ctx = pw.chromium.launch_persistent_context(
                 profile, executable_path=str(CHROMIUM), args=FLAGS, headless=True,
-                viewport={"width": 1400, "height": 980}, accept_downloads=True)
+                viewport={"width": 1400, "height": 980}, accept_downloads=True,
+                bypass_csp=True)  # the test's own predicates are evaluated JS; the page needs no eval
             pg = ctx.new_page()
             errors: list[str] = []
             pg.on("pageerror", lambda e: errors.append(str(e)))

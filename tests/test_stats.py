@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
 from actscope.analysis.stats import mean_ci, pair_by_seed, paired_difference, spearman, summarize_arm
 
 
-def test_mean_ci_matches_student_t():
+def test_mean_ci_matches_student_t_for_a_metric_without_a_range():
     v = np.array([0.91, 0.95, 0.93, 0.97, 0.94])
-    s = mean_ci(v)
+    s = mean_ci(v, method="t")
     lo, hi = sps.t.interval(0.95, 4, loc=v.mean(), scale=v.std(ddof=1) / np.sqrt(5))
     assert s["method"] == "t" and s["n"] == 5
     assert s["ci95"] == pytest.approx([lo, hi])
@@ -25,9 +25,9 @@ def test_one_value_gives_no_interval():
     assert s["mean"] == 0.8 and s["ci95"] is None and s["std"] is None and s["n"] == 1
 
 
-def test_missing_values_are_dropped():
+def test_missing_values_are_dropped_and_counted():
     s = mean_ci([1.0, None, np.nan, 3.0])
-    assert s["n"] == 2 and s["mean"] == 2.0
+    assert s["n"] == 2 and s["mean"] == 2.0 and s["n_excluded"] == 2
 
 
 def test_bootstrap_interval_brackets_the_mean_and_is_seeded():
@@ -35,11 +35,6 @@ def test_bootstrap_interval_brackets_the_mean_and_is_seeded():
     a, b = mean_ci(v, method="bootstrap"), mean_ci(v, method="bootstrap")
     assert a["method"] == "bootstrap" and a["ci95"] == b["ci95"]
     assert a["ci95"][0] < a["mean"] < a["ci95"][1]
-
-
-def test_unknown_interval_method_is_refused():
-    with pytest.raises(ValueError, match="bootstrap"):
-        mean_ci([1.0, 2.0], method="jackknife")
 
 
 def test_spearman_of_a_monotone_relation_is_one():
@@ -67,6 +62,7 @@ def test_spearman_agrees_with_scipy_on_ties():
 @given(st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=3, max_size=30, unique=True))
 def test_spearman_is_invariant_under_monotone_maps(xs):
     x = np.array(xs)
+    assume(len(np.unique(np.arctan(x / 100))) == len(x))  # the map must not merge values in floats
     y = np.sin(np.arange(len(x)))
     assert spearman(x, y) == pytest.approx(spearman(np.arctan(x / 100), y), abs=1e-12)
 
@@ -77,15 +73,20 @@ def test_paired_difference_counts_wins_and_matches_wilcoxon():
     c = paired_difference(a, b)
     assert (c["wins"], c["losses"], c["ties"], c["n"]) == (5, 1, 0, 6)
     assert c["mean_diff"] == pytest.approx((a - b).mean())
-    assert c["p"] == pytest.approx(sps.wilcoxon(a - b).pvalue)
-    assert c["ci95"][0] < c["mean_diff"] < c["ci95"][1]
+    assert c["p"] == pytest.approx(sps.wilcoxon(a - b, method="exact").pvalue)
+    assert c["ci95"][0] <= c["estimate"] <= c["ci95"][1]
 
 
 def test_paired_difference_with_one_pair_or_only_ties():
     one = paired_difference([0.9], [0.8])
-    assert one["ci95"] is None and one["p"] is None and one["wins"] == 1
+    assert one["ci95"] is None and one["p"] == 1.0 and one["p_min"] == 1.0 and one["wins"] == 1
     same = paired_difference([0.5, 0.6, 0.7], [0.5, 0.6, 0.7])
-    assert same["p"] == 1.0 and same["ties"] == 3 and same["ci95"] == [0.0, 0.0]
+    assert same["p"] == 1.0 and same["ties"] == 3 and same["ci95"] is None  # 3 pairs: no interval at 95%
+
+
+def test_paired_difference_leaves_out_pairs_that_overflow():
+    c = paired_difference([1.7e308, 0.5, 0.6], [-1.7e308, 0.4, 0.4])
+    assert c["n"] == 2 and c["mean_diff"] == pytest.approx(0.15)
 
 
 def test_pair_by_seed_aligns_and_drops_missing():

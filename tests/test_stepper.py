@@ -224,3 +224,22 @@ def test_fit_refuses_dropout_the_engine_does_not_have(small_moons):
         fit(engine, multi, engine.init(multi, [0]), small_moons, TrainSpec(epochs=1), [0])
     _, h = fit(engine, spec, engine.init(spec, [0]), small_moons, TrainSpec(epochs=1), [0])
     assert np.isfinite(h.values["train/running_loss"]).all()
+
+
+def test_the_log_schedule_evaluates_early_epochs_densely_and_later_ones_log_spaced(small_moons):
+    from actscope.training.schedule import evaluates, log_epochs
+
+    marks = sorted(log_epochs(800))
+    assert marks[:10] == list(range(10)) and marks[-1] == 799
+    gaps = np.diff(marks[10:-1]) / (np.array(marks[10:-2]) + 1)  # relative spacing: about 10^(1/20) - 1
+    assert 0.05 < gaps.min() and gaps.max() < 0.2 and len(marks) < 60
+    assert [evaluates(e, 30, 7) for e in range(31)].count(True) == 5  # epochs 7, 14, 21, 28 and the last
+    assert evaluates(900, 800, "log") and not evaluates(900, 800, 7)  # past the planned end
+    spec = MLPSpec(n_inputs=2, hidden=[3], activation="tanh")
+    engine = get_engine("numpy")
+    train = TrainSpec(epochs=40, batch_size=64)
+    assert train.eval_every == "log"
+    _, hist = fit(engine, spec, engine.init(spec, [0]), small_moons, train, [0])
+    rows = np.where(np.isfinite(hist.values["test/loss"][:, 0]))[0]
+    np.testing.assert_array_equal(rows, sorted(log_epochs(40)))
+    assert np.isfinite(hist.values["train/running_loss"]).all()  # the running loss: every epoch

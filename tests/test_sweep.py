@@ -124,21 +124,11 @@ def test_process_pool_gives_the_same_table(tiny_result, tmp_path):
     assert _strip(res.rows) == _strip(first.rows)
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
-    yield ray
-    ray.shutdown()
-
-
-def test_ray_gives_the_same_table(local_ray, tiny_result, tmp_path):
-    cfg, first = tiny_result
-    res = run_sweep(load_sweep(cfg), out=tmp_path / "r", executor="ray", progress=False, report=False,
-                    echo=lambda m: None)
-    assert res.n_run == first.n_cells
-    assert _strip(res.rows) == _strip(first.rows)
-    assert local_ray.is_initialized()  # an instance we did not start is left up
+def test_an_address_without_ray_is_refused_before_anything_is_written(tmp_path):
+    with pytest.raises(InputError, match=r"^--address = '10.0.0.1:6379': only with --executor ray$"):
+        run_sweep(load_sweep(_write(tmp_path, TINY)), out=tmp_path / "o", executor="processes",
+                  address="10.0.0.1:6379", progress=False, report=False)
+    assert not (tmp_path / "o").exists()
 
 
 def test_without_ray_the_executor_says_how_to_install(monkeypatch, tmp_path):
@@ -154,7 +144,8 @@ def test_without_ray_the_executor_says_how_to_install(monkeypatch, tmp_path):
     (("model.width = [2, 4]", "model.width = []"), r"needs at least one value"),
     (("model.width = [2, 4]", "model.width = [0]"), r"model.width = 0"),
     (("model.width = [2, 4]", "data.noise = [-1.0]"), r"data.noise"),
-    (("shared_lr = 0.1", "shared_lr = 0.1\ncolour = 1"), r"unknown key 'sweep.colour'"),
+    (("shared_lr = 0.1", "shared_lr = 0.1\ncolour = 1"),
+     r"sweep\.colour = 1: unknown key; allowed: name, description, grid, target_accuracy, .*latency_batch$"),
     (("activation = [\"sigmoid\", \"relu\"]", "activation = [\"sigmoidd\"]"), r"unknown activation"),
 ])
 def test_bad_specs_are_refused(tmp_path, change, message):
@@ -233,26 +224,88 @@ def test_interrupt_then_restart_loses_and_recomputes_nothing(tmp_path):
     assert len(after) == n_total and len({r["cell"] for r in res.rows}) == n_total
 
 
-def test_a_failing_cell_is_reported_and_retried(tmp_path, monkeypatch):
+def test_a_failing_cell_is_recorded_skipped_on_restart_and_rerun_with_retry(tmp_path, monkeypatch):
     import actscope.sweep.cells as sw  # where run_cell looks _run_cell up
 
     sweep = load_sweep(_write(tmp_path, TINY))
     bad = plan_cells(sweep)[3]["id"]
     real = sw._run_cell
+    calls = []
 
-    def flaky(payload, progress=None):
+    def broken(payload, progress=None):
+        calls.append(payload["id"])
         if payload["id"] == bad:
-            raise RuntimeError("boom")
+            raise RuntimeError("boom")  # deterministic: this cell fails every time
         return real(payload, progress)
 
-    monkeypatch.setattr(sw, "_run_cell", flaky)
+    monkeypatch.setattr(sw, "_run_cell", broken)
     said = []
     res = run_sweep(sweep, out=tmp_path / "o", progress=False, report=False, echo=said.append)
     assert res.n_failed == 1 and res.n_run == sweep.n_cells() - 1
     assert bad not in {r["cell"] for r in res.rows}
-    assert (tmp_path / "o" / "failed" / f"{bad}.txt").is_file()
-    assert any("boom" in s for s in said)
-    monkeypatch.setattr(sw, "_run_cell", real)
+    record = json.loads((tmp_path / "o" / "failed" / f"{bad}.json").read_text())
+    assert record["error"] == "RuntimeError: boom" and "broken" in record["traceback"]
+    assert any("boom" in s and "skipped on restart unless --retry-failed" in s for s in said)
+    assert "1 cells failed" in res.problem and "--retry-failed" in res.problem
+    calls.clear()
+    said.clear()
     again = run_sweep(sweep, out=tmp_path / "o", progress=False, report=False, echo=said.append)
-    assert again.n_run == 1 and again.n_failed == 0 and bad in {r["cell"] for r in again.rows}
-    assert not (tmp_path / "o" / "failed" / f"{bad}.txt").exists()
+    assert calls == [] and again.n_run == 0 and again.n_failed == 0 and again.n_failed_before == 1
+    assert again.n_skipped == sweep.n_cells() - 1 and "1 cells failed" in again.problem
+    assert any("1 cells failed in an earlier run, skipped" in s for s in said)
+    monkeypatch.setattr(sw, "_run_cell", real)  # the cause fixed: --retry-failed runs it again
+    fixed = run_sweep(sweep, out=tmp_path / "o", progress=False, report=False, echo=said.append,
+                      retry_failed=True)
+    assert fixed.n_run == 1 and fixed.n_failed == fixed.n_failed_before == 0 and fixed.problem is None
+    assert bad in {r["cell"] for r in fixed.rows}
+    assert not (tmp_path / "o" / "failed" / f"{bad}.json").exists()
+
+
+def test_cli_retry_failed_and_exit_status(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from actscope.cli import main
+
+    cfg = _write(tmp_path, TINY.replace('activation = ["sigmoid", "relu"]', 'activation = ["relu"]'))
+    out = tmp_path / "o"
+    bad = plan_cells(load_sweep(cfg))[0]["id"]
+    (out / "failed").mkdir(parents=True)  # an earlier run recorded this cell failed
+    (out / "failed" / f"{bad}.json").write_text(json.dumps({"id": bad, "meta": {}, "error": "E: x"}))
+    args = ["sweep", str(cfg), "--out", str(out), "--quiet", "--no-report"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and not (out / "cells" / f"{bad}.json").exists()
+    assert res.output.strip().splitlines()[-1].startswith("error: 1 cells failed (errors in")
+    res = CliRunner().invoke(main, [*args, "--retry-failed"])
+    assert res.exit_code == 0, res.output
+    assert (out / "cells" / f"{bad}.json").is_file() and not (out / "failed" / f"{bad}.json").exists()
+
+
+def test_a_memory_error_is_lost_not_failed(tmp_path, monkeypatch):
+    import actscope.sweep.cells as sw
+
+    def oom(payload, progress=None):
+        raise MemoryError
+
+    monkeypatch.setattr(sw, "_run_cell", oom)
+    sweep = load_sweep(_write(tmp_path, TINY))
+    res = run_sweep(sweep, out=tmp_path / "o", progress=False, report=False, echo=lambda m: None)
+    assert res.n_lost == sweep.n_cells() and res.n_failed == 0
+    assert not (tmp_path / "o" / "failed").exists()
+    assert "run the same command again to resume" in res.problem
+
+
+def test_a_second_sweep_on_the_same_folder_is_refused_while_the_first_runs(tmp_path):
+    from actscope._util.runlock import try_lock
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    held = try_lock(out)  # as a first sweep, still running, holds it
+    try:
+        with pytest.raises(InputError, match=r"--out = .*busy.*another sweep \(pid \d+\) is writing there"):
+            run_sweep(load_sweep(_write(tmp_path, TINY)), out=out, progress=False, echo=lambda m: None)
+        assert sorted(p.name for p in out.iterdir()) == [".lock"]  # nothing written, no cell run
+    finally:
+        held.release()
+    res = run_sweep(load_sweep(_write(tmp_path, TINY)), out=out, progress=False, report=False,
+                    echo=lambda m: None)
+    assert res.n_run > 0 and not (out / ".lock").exists()  # the lock goes with the sweep

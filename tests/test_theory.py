@@ -29,7 +29,10 @@ def test_relu_is_critical_at_he_initialisation():
     assert theory.critical_sigma_w2("relu", 0.0) == pytest.approx(2.0, abs=1e-9)
     fp = theory.fixed_point("relu", 2.0, 0.0)
     assert fp.chi1 == pytest.approx(1.0, abs=1e-12) and fp.phase == "critical"
-    assert fp.q_star == pytest.approx(1.0)  # at σw² = 2 every length is a fixed point
+    # at σw² = 2 every length is a fixed point: one neutral stretch from 0 to the scan's end
+    assert fp.q_star == 0.0 and theory.fixed_point("relu", 2.0, 0.0, q0=1.0).q_star == 1.0
+    (root,) = fp.roots
+    assert root.kind == "neutral" and root.upper >= theory.Q_CAP and "every q in [0, inf]" in root.describe()
 
 
 def test_tanh_without_bias_is_critical_at_one():
@@ -273,3 +276,26 @@ def test_a_default_grid_over_decades_is_geometric_and_drawn_on_a_log_axis():
     assert fig.axes[0].get_xscale() == "log"
     narrow = theory.phase_diagram("relu", sigma_w2=np.linspace(1.5, 2.5, 6), n_b=4, rtol=1e-4)
     assert theory_figures.phase_diagram_figure(narrow).axes[0].get_xscale() == "linear"
+
+
+def test_cli_fixed_point_lists_every_fixed_point_and_the_definition():
+    res = CliRunner().invoke(main, ["theory", "fixed-point", "--activation", "silu", "--sigma-w2", "2.11",
+                                    "--sigma-b2", "0.3"])
+    assert res.exit_code == 0, res.output
+    out = res.output
+    assert "q*   = 1.62468" in out and "chi1 = 0.871501  (ordered" in out and "lowest stable" in out
+    assert "3 fixed points (2 stable" in out and "q = 1.62468: stable" in out
+    assert "unstable" in out and "q -> inf: diverges, chi1 = 1.055" in out
+    assert "several stable fixed points" in out
+    res = CliRunner().invoke(main, ["theory", "fixed-point", "--activation", "silu", "--sigma-w2", "2.11",
+                                    "--sigma-b2", "0.3", "--q0", "5"])
+    assert "q*   = inf" in res.output and "reached from q0 = 5" in res.output and "chaotic" in res.output
+
+
+def test_cli_critical_states_the_definition_and_the_other_stable_point():
+    res = CliRunner().invoke(main, ["theory", "critical", "--activation", "silu", "--sigma-b2", "0.3"])
+    assert res.exit_code == 0, res.output
+    lines = res.output.strip().splitlines()
+    assert "lowest stable fixed point" in lines[0] and "jumps" in res.output
+    assert "other stable fixed points here: q -> inf" in res.output
+    assert float(lines[-1]) == pytest.approx(theory.critical_sigma_w2("silu", 0.3), rel=1e-9)

@@ -88,8 +88,8 @@ SPEC = {
 def test_run_directory_round_trips(tmp_path):
     run = run_experiment(parse_spec(SPEC))
     path = save_run(run, tmp_path / "r")
-    assert sorted(p.name for p in path.iterdir()) == ["config.toml", "history.csv", "metrics.json",
-                                                       "params.npz"]
+    assert sorted(p.name for p in path.iterdir()) == ["config.toml", "history.npz", "metrics.json",
+                                                       "params.npz", "status.json"]
     again = load_run(path)
     assert again.spec == run.spec
     assert again.metrics == run.metrics
@@ -97,25 +97,35 @@ def test_run_directory_round_trips(tmp_path):
         for a, b in zip(run.arms[name].params, again.arms[name].params):
             np.testing.assert_array_equal(a.W, b.W)
         history = run.arms[name].history.values
-        # metrics that never apply to an arm (all NaN, e.g. saturation of ReLU) have no rows
-        kept = {k for k, v in history.items() if np.isfinite(v).any()}
-        assert set(again.arms[name].history.values) == kept
-        for key in kept:
+        # every key comes back, those that never apply to an arm (saturation of ReLU) as NaN
+        assert set(again.arms[name].history.values) == set(history)
+        for key in history:
             np.testing.assert_array_equal(history[key], again.arms[name].history.values[key])
+            np.testing.assert_array_equal(run.arms[name].history.summary(key),
+                                          again.arms[name].history.summary(key))
     assert again.arms["mixed"].mlp.activation == ("tanh", "relu")
     m = run.metrics["arms"]["mixed"]["members"][0]
     assert len(m["hidden_std"]) == 2 and len(m["signal_trace"]["origin"]) == 5
 
 
-def test_a_failed_save_leaves_nothing_behind(tmp_path):
+def test_a_failed_report_keeps_the_trained_run_marked_failed(tmp_path):
+    """More faults after training: tests/test_rundir_faults.py."""
+    import json
+
+    from actscope.errors import RunFailedError
+
     run = run_experiment(parse_spec(SPEC))
 
     def boom(r, tmp):
+        (tmp / "figures").mkdir()
         raise RuntimeError("disk full")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RunFailedError, match="disk full"):
         save_run(run, tmp_path / "r", extra=boom)
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == ["r"]  # no hidden drawing folder left
+    assert not (tmp_path / "r" / "figures").exists()
+    assert json.loads((tmp_path / "r" / "status.json").read_text())["state"] == "failed"
+    assert load_run(tmp_path / "r").metrics == run.metrics
 
 
 def test_an_interrupted_experiment_keeps_its_finished_arms(monkeypatch):
@@ -168,7 +178,8 @@ def test_history_is_kept_in_the_training_precision(small_moons, tmp_path):
     save_run(run, tmp_path / "r")
     back = load_run(tmp_path / "r")
     for name, arm in run.arms.items():  # float32 values are written in full and read back exactly
-        recorded = {k: v for k, v in arm.history.values.items() if np.isfinite(v).any()}
+        recorded = arm.history.values
         assert "train/running_loss" in recorded and set(back.arms[name].history.values) == set(recorded)
         for key, v in recorded.items():
-            np.testing.assert_array_equal(back.arms[name].history.values[key].astype(np.float32), v)
+            assert back.arms[name].history.values[key].dtype == np.float32
+            np.testing.assert_array_equal(back.arms[name].history.values[key], v)

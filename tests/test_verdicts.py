@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import re
 
 import numpy as np
@@ -32,27 +31,29 @@ def test_verdict_names_the_larger_arm_first_with_interval_wins_and_p():
     assert "+17." in line or "+16." in line or "+18." in line
 
 
-def test_verdict_with_one_seed_gives_no_interval():
+def test_verdict_with_one_seed_gives_no_interval_and_no_verdict():
     line = verdict_text(_comparison([0.79], [0.96]), label=probes.label)
-    assert line.startswith("relu > sigmoid in test accuracy: +17.0 pp")
-    assert "no interval" in line and "[" not in line and "p =" not in line
+    assert line.startswith("relu vs sigmoid in test accuracy: too few seeds for a verdict: +17.0 pp")
+    assert "[" not in line and ">" not in line and "1 seed can reach p = 1 at best" in line
 
 
-def test_verdict_says_approximately_when_the_interval_includes_zero():
-    a = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
-    b = a + np.array([0.3, -0.2, 0.1, -0.25, 0.1])
+def test_verdict_says_no_detectable_difference_with_the_smallest_attainable_p():
+    a = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0])
+    b = a + np.array([0.3, -0.2, 0.1, -0.25, 0.1, 0.05, -0.15])
     line = verdict_text(_comparison(a, b, metric="repr.pr.L2"), label=probes.label)
-    assert " ≈ " in line and "participation ratio, layer 2" in line and " pp" not in line
+    assert " vs " in line and "no detectable difference" in line and "participation ratio, layer 2" in line
+    assert "smallest attainable p = 0.016" in line and " pp" not in line
 
 
 def test_compare_arms_pairs_members_by_seed():
-    arms = {"sigmoid": {"members": [{"seed": s, "diverged": False, "test_accuracy": 0.8} for s in (1, 2, 3)]},
+    arms = {"sigmoid": {"members": [{"seed": s, "diverged": False, "test_accuracy": 0.8}
+                                    for s in range(1, 8)]},
             "relu": {"members": [{"seed": s, "diverged": False, "test_accuracy": 0.9 + 0.001 * s}
-                                 for s in (3, 2, 1)]}}
+                                 for s in range(7, 0, -1)]}}
     (c,) = compare_arms(arms)
-    assert (c["a"], c["b"], c["n"], c["losses"]) == ("sigmoid", "relu", 3, 3)
-    assert c["mean_diff"] == pytest.approx(-0.102)  # seed 1 with seed 1, not the list order
-    assert c["verdict"] == "relu > sigmoid in test_accuracy: +10.2 pp [10.0, 10.4], 3/3 seeds, p = 0.25"
+    assert (c["a"], c["b"], c["n"], c["losses"]) == ("sigmoid", "relu", 7, 7)
+    assert c["mean_diff"] == pytest.approx(-0.104)  # seed 1 with seed 1, not the list order
+    assert c["verdict"] == "relu > sigmoid in test_accuracy: +10.4 pp [10.2, 10.6], 7/7 seeds, p = 0.016"
 
 
 # a small experiment, end to end ---------------------------------------------------------------
@@ -85,16 +86,22 @@ def test_probes_are_recorded_at_the_chosen_epochs_and_at_the_end(small_run):
     assert small_run.metrics["probes"]["epochs"] == [4, 12]
 
 
-def test_metrics_hold_every_probe_with_an_interval(small_run):
+def test_metrics_hold_every_probe_and_say_three_seeds_are_too_few(small_run):
     arm = small_run.metrics["arms"]["relu"]
     for key in ("signal.dead.L1", "grad_norm.L2", "context.rho_norm.L1", "context.rho_norm_true.L2",
                 "context.rho_logit", "repr.pr.L2", "repr.probe_acc.L1", "regions.count",
                 "batch_grad_norm.L1"):
         s = arm["summary"][key]
-        assert s["n"] == 3 and s["ci95"] is not None and s["ci95"][0] <= s["mean"] <= s["ci95"][1], key
+        assert s["n"] == 3 and s["ci95"] is None and s["mean"] is not None, key
+        assert s["note"].startswith("too few seeds for an interval (n=3, need ≥5)"), key
         assert all(key in m["probes"] for m in arm["members"])
     assert "signal.saturated.L1" in small_run.metrics["arms"]["sigmoid"]["summary"]
     assert small_run.metrics["timing"]["probes_s"] > 0
+    st = small_run.metrics["statistics"]
+    assert st["alpha"] == 0.05 and st["correction"] == "holm" and st["min_seeds_verdict"] == 6
+    assert st["warning"].startswith("3 paired seeds cannot give any verdict: "
+                                    "the smallest attainable p is 0.25")
+    assert all(c["decision"] == "too_few" and c["ci95"] is None for c in small_run.metrics["comparisons"])
 
 
 def test_comparisons_cover_probes_and_headline_metrics(small_run):
@@ -118,13 +125,15 @@ def test_report_shows_verdicts_probe_table_and_figures(small_run, tmp_path, monk
     save_run(small_run, tmp_path / "run", extra=lambda r, d: write_report(r, d))
     html = (tmp_path / "run" / "report.html").read_text()
     assert "<h2>Verdicts</h2>" in html and "<h2>Probes</h2>" in html
+    assert "Rule: α = 0.05" in html and "Holm correction across all" in html and "Too few seeds:" in html
     assert "participation ratio, layer 2" in html
     figs = {p.stem for p in (tmp_path / "run" / "figures").glob("*.png")}
     assert {"probe_signal", "probe_gradients", "probe_context", "probe_representation",
             "probe_regions", "probe_heatmaps", "probes_over_epochs"} <= figs
-    with open(tmp_path / "run" / "history.csv") as fh:
-        rows = [r for r in csv.DictReader(fh) if r["metric"] == "repr.pr.L1"]
-    assert {r["epoch"] for r in rows} == {"4", "12"} and {r["split"] for r in rows} == {"test"}
+    with np.load(tmp_path / "run" / "history.npz") as z:
+        rows = [(k.split("/")[2], e + 1) for k in z.files if k.endswith("/repr.pr.L1") and "/members/" in k
+                for e in np.where(np.isfinite(z[k]).any(axis=1))[0]]
+    assert {e for _, e in rows} == {4, 12} and {s for s, _ in rows} == {"test"}
 
 
 def test_cli_run_prints_the_verdict_and_takes_the_rng_protocol(tmp_path):

@@ -12,8 +12,12 @@ does.
 from __future__ import annotations
 
 import importlib
+import logging
 
 from actscope._util.version import __version__ as __version__
+
+# the library logs under "actscope" and configures nothing: the application (the CLI) does
+logging.getLogger("actscope").addHandler(logging.NullHandler())
 
 # name -> the module (relative to actscope) that defines it
 _EXPORTS = {
@@ -30,8 +34,8 @@ _EXPORTS = {
 # the public subpackages (and top-level modules), imported on attribute access:
 # ``import actscope; actscope.theory.critical_sigma_w2("relu")``
 _SUBPACKAGES = (
-    "activations", "analysis", "cli", "config", "data", "engines", "errors", "experiment",
-    "nn", "pipeline", "report", "seeding", "serve", "sweep", "theory", "training",
+    "activations", "analysis", "cli", "config", "data", "engines", "errors", "estimators", "experiment",
+    "interop", "nn", "pipeline", "report", "seeding", "serve", "sweep", "theory", "training",
 )
 
 __all__ = sorted([*_EXPORTS, "__version__"])

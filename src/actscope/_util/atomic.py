@@ -1,14 +1,15 @@
-"""Atomic writes: a file (or a folder) appears complete under its name, or not at all.
+"""Atomic writes: a file appears complete under its name, or not at all.
 
 Everything is written to a temporary name beside the destination (same folder, so the
 final ``os.replace`` is a rename on one file system), unique per call (so concurrent
-writers never share one), and removed on any error, Ctrl-C included.
+writers never share one), and removed on any error, Ctrl-C included. Folders (a run
+directory, its report) are written file by file into a claimed folder instead
+(`experiment.rundir`), so that what is done is kept.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -68,20 +69,3 @@ def atomic_write(path: str | Path, data: str | bytes, encoding: str = "utf-8") -
             with tmp.open("w", encoding=encoding, newline="") as fh:
                 fh.write(data)
     return path
-
-
-@contextmanager
-def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """A hidden temporary folder to fill; renamed to ``path`` when the block ends without
-    error (replacing an empty folder there), removed with its content otherwise."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        if path.exists():
-            path.rmdir()  # an empty folder only: anything else is refused by the OS
-        os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

@@ -32,7 +32,7 @@ def numerical_grad(fn: Callable[[Array], Array], h: float = 1e-5) -> Callable[[A
 
 def register_activation(
     name: str,
-    fn: Callable[[Array], Array],
+    fn: Callable[[Array], Array] | None = None,
     grad: Callable[[Array], Array] | None = None,
     *,
     family: str = "smooth",
@@ -49,7 +49,14 @@ def register_activation(
     agree); a given ``grad`` is checked against finite differences. Without ``torch_fn``
     the torch engine evaluates ``fn`` through NumPy on the CPU. ``gain`` defaults to the
     variance-preserving 1 / sqrt(E[f(z)^2]).
+
+    A torch callable is accepted too, as ``fn`` (``torch.nn.functional.hardswish``: detected
+    by failing on an array and working on a tensor) or as ``torch_fn`` alone: the torch
+    engine runs it on its tensors, its derivative by autograd, and every other engine runs
+    it through torch on the CPU (float64).
     """
+    if fn is None or _is_torch_callable(fn):
+        fn, grad, torch_fn, torch_grad = _from_torch(name, torch_fn if fn is None else fn)
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]*", str(name)):
         raise InputError(f"register_activation: name = {name!r}: use letters, digits, _ . -")
     if is_builtin(name):
@@ -90,6 +97,50 @@ def _checked_grad(name: str, fn: Callable, grad: Callable | None) -> Callable:
             raise InputError(f"register_activation {name!r}: grad does not match the finite-"
                              "difference derivative of fn")
     return grad
+
+
+def _is_torch_callable(fn: Callable) -> bool:
+    """Whether ``fn`` refuses a NumPy array but maps a torch tensor (a torch function)."""
+    try:
+        with np.errstate(all="ignore"):
+            fn(_CHECK_X[:2].copy())
+        return False
+    except TypeError:
+        pass
+    except Exception:  # noqa: BLE001 - fn's own check reports it, in one line
+        return False
+    try:
+        import torch
+
+        return hasattr(fn(torch.zeros(2, dtype=torch.float64)), "dtype")
+    except Exception:  # noqa: BLE001 - not a torch callable either: fn's own check reports it
+        return False
+
+
+def _from_torch(name: str, tfn: Callable | None) -> tuple[Callable, Callable, Callable, Callable]:
+    """(fn, grad, torch_fn, torch_grad) of a torch callable: its derivative by autograd,
+    NumPy forms through torch on the CPU."""
+    if tfn is None:
+        raise InputError(f"register_activation {name!r}: give fn (NumPy or torch) or torch_fn")
+    try:
+        import torch
+    except ImportError:
+        raise InputError(f"register_activation {name!r}: a torch activation needs PyTorch: "
+                         "pip install 'actscope[torch]'") from None
+
+    def tgrad(z):
+        with torch.enable_grad():
+            x = z.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad(tfn(x).sum(), x)
+        return g
+
+    def bridge(f):
+        def on_arrays(z):
+            z = np.asarray(z)
+            with torch.no_grad() if f is tfn else torch.enable_grad():
+                return f(torch.as_tensor(z if z.dtype.kind == "f" else z.astype(np.float64))).detach().numpy()
+        return on_arrays
+    return bridge(tfn), bridge(tgrad), tfn, tgrad
 
 
 def _through_numpy(fn: Callable[[Array], Array]) -> Callable:

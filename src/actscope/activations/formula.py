@@ -26,7 +26,7 @@ from actscope.activations._define import compile_expression, second_moment_gain
 from actscope.activations._expr import ExprError
 from actscope.activations._registry import FAMILIES, Activation, is_builtin, lookup, register_user
 from actscope.activations._sympy_print import sigmoid, softplus, to_scalar
-from actscope.errors import InputError
+from actscope.errors import InputError, shown
 
 MAX_LENGTH = 500
 MAX_NODES = 300
@@ -54,16 +54,30 @@ class FormulaError(InputError):
 
 
 def _where(text: str, col: int | None) -> str:
+    """``formula '...', column N (...‸...)``: the caret before character ``col`` (0-based);
+    a long formula is shown as a window around the caret."""
     if col is None:
-        return f"formula {text!r}"
+        return f"formula {shown(text)}"
     col = max(0, min(col, len(text)))
-    return f"formula {text!r}, column {col + 1} ({text[:col]}‸{text[col:]})"
+    left, right = text[max(0, col - 30):col], text[col:col + 30]
+    left = ("…" if col > 30 else "") + left
+    right += "…" if col + 30 < len(text) else ""
+    return f"formula {shown(text)}, column {col + 1} ({left}‸{right})"
 
 
-def _char_col(text: str, node: ast.AST) -> int:
-    """ast offsets count UTF-8 bytes; convert to characters."""
-    raw = text.encode("utf-8")[: getattr(node, "col_offset", 0)]
-    return len(raw.decode("utf-8", errors="ignore"))
+def _char_col(text: str, node: ast.AST, end: bool = False) -> int:
+    """The character column of ``node`` (its end with ``end``) in ``text``, whose stripped
+    form was parsed: ast offsets count UTF-8 bytes of that form, from its first character."""
+    lead = len(text) - len(text.lstrip())
+    raw = text.lstrip().encode("utf-8")[: getattr(node, "end_col_offset" if end else "col_offset", 0) or 0]
+    return lead + len(raw.decode("utf-8", errors="ignore"))
+
+
+def _op_col(text: str, node: ast.BinOp, symbol: str) -> int:
+    """The column of a binary operator's symbol (not of its left operand)."""
+    start = _char_col(text, node.left, end=True)
+    found = text.find(symbol, start)
+    return found if found >= 0 else _char_col(text, node)
 
 
 def _num(value, text: str, node) -> sympy.Expr:
@@ -107,13 +121,14 @@ def _to_sympy(node: ast.AST, text: str) -> sympy.Expr:
         v = _to_sympy(node.operand, text)
         return -v if isinstance(node.op, ast.USub) else v
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitXor):
-        raise FormulaError(f"{_where(text, col)}: '^' is not allowed; write powers with **")
+        where = _where(text, _op_col(text, node, "^"))
+        raise FormulaError(f"{where}: '^' is not allowed; write powers with **")
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         a, b = _to_sympy(node.left, text), _to_sympy(node.right, text)
         if isinstance(node.op, ast.Pow):
             return _pow(a, b, text, node)
         if isinstance(node.op, ast.Div) and b.is_number and b == 0:
-            raise FormulaError(f"{_where(text, col)}: division by zero")
+            raise FormulaError(f"{_where(text, _op_col(text, node, '/'))}: division by zero")
         return _BINOPS[type(node.op)](a, b)
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
@@ -166,7 +181,7 @@ def parse_formula(text: str) -> sympy.Expr:
         raise FormulaError(f"{_where(text, None)}: too complex ({n_nodes} nodes, at most {MAX_NODES})")
     offset = len(text) - len(text.lstrip())
     try:
-        expr = _to_sympy(tree, " " * offset + text.strip() if offset else text)
+        expr = _to_sympy(tree, " " * offset + text.strip())
     except FormulaError:
         raise
     except (RecursionError, MemoryError, OverflowError, TypeError, ValueError, ZeroDivisionError) as err:
@@ -258,7 +273,7 @@ def inline_activation(key: str) -> Activation:
     head, sep, body = key.partition("=")
     if not sep or head.replace(" ", "") != "f(x)":
         raise FormulaError(f"activation {key!r}: an inline formula is written 'f(x) = <formula in x>'")
-    return formula_activation(f"f(x) = {body.strip()}", body)
+    return formula_activation(f"f(x) = {body.strip()}", body.strip())
 
 
 _USER_FORMULAS: dict[str, tuple] = {}

@@ -1,5 +1,6 @@
-"""Measurements of trained (or random) networks: probes, statistics over seeds, per-class
-metrics, inference cost, and the collapse of piecewise-linear networks.
+"""Measurements of trained (or random) networks: probes, statistics over seeds (intervals
+that respect each metric's range, one paired decision rule), per-class metrics, inference
+cost, and the collapse of piecewise-linear networks.
 
 Each is a module, loaded on first use (``actscope.analysis.stats`` or ``from
 actscope.analysis import probes, stats``), so that importing one does not load the
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["classmetrics", "collapse", "cost", "probes", "stats"]
+__all__ = ["classmetrics", "collapse", "cost", "decisions", "intervals", "probes", "stats"]
 
 
 def __getattr__(name: str):

@@ -1,10 +1,11 @@
-"""Statistics over the members of an ensemble (seeds), with scipy.
+"""Statistics over the members of an ensemble (seeds): what metrics.json and the reports say.
 
-Per arm: mean, standard deviation and a 95% interval (Student-t by default, or a BCa
-bootstrap). Between two arms, members are paired by seed: the mean difference with its
-t-interval, the two-sided Wilcoxon signed-rank p-value and the number of seeds on which
-the first arm is larger. With one seed no interval and no p-value can be given: they are
-None, never a made-up number. scipy.stats is imported lazily (it takes ~1 s to import).
+Per arm, each metric's mean gets an interval that respects its range (``intervals``);
+between two arms, members are paired by seed and judged by one rule whose test and
+interval agree, Holm-corrected across the report (``decisions``). This module pairs the
+members of metrics.json, runs both, and states each comparison in one line (its verdict).
+With one seed no interval and no verdict can be given: they are None or say so, never a
+made-up number. scipy.stats is imported lazily (it takes ~1 s to import).
 """
 
 from __future__ import annotations
@@ -14,59 +15,15 @@ from itertools import combinations
 
 import numpy as np
 
-CI_METHODS = ("t", "bootstrap")
-CI_NOTE = {"t": "95% Student-t interval over seeds",
-           "bootstrap": "95% BCa bootstrap interval over seeds (2,000 resamples)"}
-TEST_NOTE = ("paired by seed: mean difference with a 95% Student-t interval on the differences, "
-             "two-sided Wilcoxon signed-rank p-value (not corrected for multiple comparisons)")
+from actscope.analysis.decisions import ALPHA, TEST_NOTE, decide, signed_rank
+from actscope.analysis.intervals import CI_METHODS, CI_NOTE, MIN_SEEDS_INTERVAL, mean_ci, metric_range
 
+__all__ = ["ALPHA", "CI_METHODS", "CI_NOTE", "EQUIVALENCE_MARGIN", "MIN_SEEDS_INTERVAL", "TEST_NOTE",
+           "compare_arms", "equivalence_margin", "is_percent", "mean_ci", "member_value",
+           "pair_by_seed", "paired_difference", "scalar_keys", "spearman", "summarize_arm",
+           "verdict_text"]
 
-def _finite(values) -> np.ndarray:
-    v = np.asarray([np.nan if x is None else x for x in np.ravel(np.asarray(values, dtype=object))],
-                   dtype=np.float64)
-    return v[np.isfinite(v)]
-
-
-def _t_interval(v: np.ndarray, level: float) -> list[float]:
-    from scipy import stats as sps  # imported lazily: scipy.stats takes ~1 s to import
-
-    mean, sd = float(v.mean()), float(v.std(ddof=1))
-    if sd == 0.0:
-        return [mean, mean]
-    lo, hi = sps.t.interval(level, v.size - 1, loc=mean, scale=sd / np.sqrt(v.size))
-    return [float(lo), float(hi)]
-
-
-def _bootstrap_interval(v: np.ndarray, level: float, seed: int) -> list[float]:
-    from scipy import stats as sps
-
-    if float(v.std()) == 0.0:
-        return [float(v.mean())] * 2
-    res = sps.bootstrap((v,), np.mean, confidence_level=level, n_resamples=2000, method="BCa",
-                        rng=np.random.default_rng(seed))
-    lo, hi = res.confidence_interval
-    if not (np.isfinite(lo) and np.isfinite(hi)):  # BCa fails on degenerate samples
-        lo, hi = np.quantile(res.bootstrap_distribution, [(1 - level) / 2, (1 + level) / 2])
-    return [float(lo), float(hi)]
-
-
-def mean_ci(values, level: float = 0.95, method: str = "t", seed: int = 0) -> dict:
-    """Mean, std and a confidence interval of the finite values (None counts as missing).
-
-    ``method`` is "t" (Student-t) or "bootstrap" (BCa, seeded). With fewer than two values
-    no interval can be given: ``ci95`` is None.
-    """
-    if method not in CI_METHODS:
-        raise ValueError(f"method {method!r} is not one of {', '.join(CI_METHODS)}")
-    v = _finite(values)
-    n = int(v.size)
-    if n == 0:
-        return {"mean": None, "std": None, "ci95": None, "n": 0, "method": method}
-    mean = float(v.mean())
-    if n < 2:
-        return {"mean": mean, "std": None, "ci95": None, "n": n, "method": method}
-    ci = _t_interval(v, level) if method == "t" else _bootstrap_interval(v, level, seed)
-    return {"mean": mean, "std": float(v.std(ddof=1)), "ci95": ci, "n": n, "method": method}
+EQUIVALENCE_MARGIN = 0.01  # ±1 percentage point, for metrics that are fractions
 
 
 def spearman(x, y, axis: int = -1) -> np.ndarray:
@@ -98,26 +55,28 @@ def pair_by_seed(seeds_a: Sequence[int], a, seeds_b: Sequence[int], b) -> tuple[
     return seeds, np.array([va[s] for s in seeds]), np.array([vb[s] for s in seeds])
 
 
-def paired_difference(a, b, level: float = 0.95) -> dict:
-    """Compare aligned samples ``a`` and ``b`` (pairs): mean of a - b, its t-interval,
-    the Wilcoxon signed-rank p-value (two-sided), wins (a > b), losses and ties.
+def equivalence_margin(key: str) -> float | None:
+    """The equivalence margin of a metric: ±1 pp for fractions, None (no claim) otherwise."""
+    return EQUIVALENCE_MARGIN if metric_range(key) == (0.0, 1.0) else None
 
-    With one pair ``ci95`` and ``p`` are None; with every difference zero ``p`` is 1.
+
+def paired_difference(a, b, alpha: float = ALPHA, margin: float | None = None) -> dict:
+    """Compare aligned samples ``a`` and ``b`` (pairs) by the rule of ``decisions``.
+
+    Returns ``n``, ``mean_diff`` (mean of a - b), ``estimate`` (Hodges–Lehmann), ``ci95``
+    (its matching interval; None when n pairs cannot reach ``alpha``), ``p`` (two-sided
+    exact signed-rank), ``p_min``, wins (a > b), losses, ties, ``test`` and, with a
+    ``margin``, ``p_equivalence`` (TOST). Pairs whose difference is not finite are left out.
     """
-    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
     d = d[np.isfinite(d)]
-    n = int(d.size)
-    out = {"n": n, "mean_diff": float(d.mean()) if n else None, "ci95": None, "p": None,
+    out = {"n": int(d.size), "mean_diff": None, **signed_rank(d, alpha=alpha, margin=margin),
            "wins": int((d > 0).sum()), "losses": int((d < 0).sum()), "ties": int((d == 0).sum()),
            "test": "wilcoxon"}
-    if n >= 2:
-        out["ci95"] = _t_interval(d, level)
-        if np.any(d != 0):
-            from scipy.stats import wilcoxon
-
-            out["p"] = float(wilcoxon(d, zero_method="wilcox", alternative="two-sided").pvalue)
-        else:
-            out["p"] = 1.0
+    if d.size:
+        scale = float(np.max(np.abs(d))) or 1.0
+        out["mean_diff"] = float((d / scale).mean()) * scale
     return out
 
 
@@ -132,31 +91,58 @@ def _num(x: float, key: str, signed: bool = False) -> str:
     return f"{x:{'+' if signed else ''}.3g}"
 
 
-def verdict_text(c: dict, label: Callable[[str], str] | None = None) -> str:
-    """One line: "relu > sigmoid in test accuracy: +17.0 pp [15.2, 18.8], 20/20 seeds, p = 1.9e-06".
+def _p_text(p: float, c: dict) -> str:
+    n_tests = c.get("n_tests", 1)
+    return f"p = {p:.2g}" + (f" (Holm, {n_tests} tests)" if n_tests > 1 else "")
 
-    The arm with the larger mean comes first; ">" when the interval excludes zero (or
-    with one seed, where none can be given), "≈" when it includes zero.
+
+def _oriented(c: dict) -> tuple[str, str, float, list[float] | None, int]:
+    """(larger arm, smaller arm, estimate ≥ 0, its interval, seeds where the larger won)."""
+    est, ci, first, second, wins = c["estimate"], c["ci95"], c["a"], c["b"], c["wins"]
+    if est < 0 or (est == 0 and c.get("direction", 0) < 0):
+        first, second, wins, est = second, first, c["losses"], -est
+        ci = None if ci is None else [-ci[1], -ci[0]]
+    return first, second, est, ci, wins
+
+
+def verdict_text(c: dict, label: Callable[[str], str] | None = None, alpha: float = ALPHA) -> str:
+    """One line stating a comparison's decision.
+
+    "relu > sigmoid in test accuracy: +18.0 pp [17.5, 18.6], 20/20 seeds, p = 1.9e-06 (Holm,
+    45 tests)"; "... no detectable difference: ..., smallest attainable p = 0.031";
+    "... ≈ ... equivalent within ±1 pp: ..."; "... too few seeds for a verdict: ...". The
+    estimate is Hodges–Lehmann's; the interval is the one the test inverts to.
     """
     key = c["metric"]
     name = label(key) if label else key
-    if c["n"] == 0 or c["mean_diff"] is None:
+    if c["n"] == 0 or c.get("estimate") is None:
         return f"{c['a']} vs {c['b']} in {name}: no seed where both have a value"
-    d, ci, first, second, wins = c["mean_diff"], c["ci95"], c["a"], c["b"], c["wins"]
-    if d < 0:
-        first, second, wins = second, first, c["losses"]
-        d = -d
-        ci = None if ci is None else [-ci[1], -ci[0]]
+    if "decision" not in c:  # a comparison judged on its own: a family of one
+        c = decide([dict(c)], alpha)[0]
+    first, second, est, ci, wins = _oriented(c)
     unit = " pp" if is_percent(key) else ""
-    if ci is None:
-        sym = ">" if d > 0 else "="
-        return (f"{first} {sym} {second} in {name}: {_num(d, key, True)}{unit}, one seed: "
-                f"no interval or p-value can be given")
-    sym = ">" if ci[0] > 0 else "≈"
-    p = c["p"]
-    p_txt = "n/a" if p is None else f"{p:.2g}"
-    return (f"{first} {sym} {second} in {name}: {_num(d, key, True)}{unit} "
-            f"[{_num(ci[0], key)}, {_num(ci[1], key)}], {wins}/{c['n']} seeds, p = {p_txt}")
+    n, dec = c["n"], c["decision"]
+    ci_txt = "" if ci is None else f" [{_num(ci[0], key)}, {_num(ci[1], key)}]"
+    if ci is not None and ci[0] == ci[1]:
+        ci_txt += f" (all {n} differences equal)"
+    diff = f"{_num(est, key, True)}{unit}{ci_txt}"
+    if dec in ("greater", "less"):
+        return f"{first} > {second} in {name}: {diff}, {wins}/{n} seeds, {_p_text(c['p_adjusted'], c)}"
+    if dec == "equivalent":
+        m = c["margin"]
+        eq = c["ci_equivalence"]
+        return (f"{c['a']} ≈ {c['b']} in {name}: equivalent within ±{_num(m, key)}{unit}: "
+                f"{_num(c['estimate'], key, True)}{unit} [{_num(eq[0], key)}, {_num(eq[1], key)}] "
+                f"(90%), {n} seeds, TOST p = {c['p_equivalence_adjusted']:.2g} "
+                f"(Holm, {c.get('n_equivalence_tests', 1)} tests)")
+    if dec == "too_few":
+        return (f"{first} vs {second} in {name}: too few seeds for a verdict: {diff}, {wins}/{n} seeds "
+                f"higher; {n} seed{'s' if n > 1 else ''} can reach p = {c['p_min']:.2g} at best, "
+                f"above α = {alpha:g}")
+    holm_txt = ("; the interval excludes 0 before Holm's correction, not after"
+                if ci is not None and (ci[0] > 0 or ci[1] < 0) else "")
+    return (f"{first} vs {second} in {name}: no detectable difference: {diff}, {wins}/{n} seeds "
+            f"higher, {_p_text(c['p_adjusted'], c)}; smallest attainable p = {c['p_min']:.2g}{holm_txt}")
 
 
 def member_value(member: dict, key: str):
@@ -181,18 +167,19 @@ def scalar_keys(arm: dict) -> list[str]:
     return list(keys)
 
 
-def summarize_arm(arm: dict, keys: Sequence[str] | None = None, method: str = "t") -> dict:
+def summarize_arm(arm: dict, keys: Sequence[str] | None = None, method: str = "auto") -> dict:
     """``{metric: mean_ci(...)}`` over the members of one arm of metrics.json."""
     keys = scalar_keys(arm) if keys is None else keys
-    return {k: mean_ci([member_value(m, k) for m in arm["members"]], method=method) for k in keys}
+    return {k: mean_ci([member_value(m, k) for m in arm["members"]], method=method, key=k) for k in keys}
 
 
 def compare_arms(arms: dict, keys: Sequence[str] | None = None,
-                 label: Callable[[str], str] | None = None) -> list[dict]:
-    """Every pair of arms (in order), every scalar metric both have: paired by seed.
+                 label: Callable[[str], str] | None = None, alpha: float = ALPHA) -> list[dict]:
+    """Every pair of arms (in order), every scalar metric both have: paired by seed and
+    judged as one family (Holm across all of them).
 
-    Each entry holds the arms, the metric, n, mean_diff (a - b), ci95, p, wins/losses/ties
-    and the one-line ``verdict``.
+    Each entry holds the arms, the metric, the fields of :func:`paired_difference`,
+    ``p_adjusted``, ``n_tests``, ``decision`` and the one-line ``verdict``.
     """
     out = []
     for (na, a), (nb, b) in combinations(arms.items(), 2):
@@ -204,7 +191,9 @@ def compare_arms(arms: dict, keys: Sequence[str] | None = None,
                                          [member_value(m, key) for m in b["members"]])
             if not seeds:
                 continue
-            c = {"a": na, "b": nb, "metric": key, **paired_difference(va, vb)}
-            c["verdict"] = verdict_text(c, label)
-            out.append(c)
+            out.append({"a": na, "b": nb, "metric": key,
+                        **paired_difference(va, vb, alpha=alpha, margin=equivalence_margin(key))})
+    decide(out, alpha)
+    for c in out:
+        c["verdict"] = verdict_text(c, label, alpha)
     return out

@@ -9,7 +9,7 @@ Modules: ``group`` (the root group, `main`), one module per command group: ``exp
 """
 
 # importing a command module adds its commands to `main`
-from actscope.cli import activations, experiments, playground, sweeps, theory  # noqa: F401
+from actscope.cli import activations, experiments, interop, playground, static_site, sweeps, theory  # noqa: F401, E501
 from actscope.cli.group import Group, fail, main
 
 __all__ = ["Group", "fail", "main"]

@@ -2,54 +2,72 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 import click
 
 from actscope.cli.group import main
-from actscope.errors import InputError
+from actscope.cli.interop import MLFLOW_HELP, log_to_mlflow, open_tracking
+from actscope.errors import input_error
+
+log = logging.getLogger(__name__)
 
 # The library loads inside each command (pydantic, NumPy, SciPy...), so that
 # `actscope --help` loads click alone.
 
 
-def run_and_print(config, out, seeds, no_report, engine, quiet, rng=None) -> None:
+MAX_MEMORY = click.option(
+    "--max-memory", metavar="SIZE",
+    help="Refuse a run whose estimated peak memory is above SIZE (8G, 512M, ...) "
+         "[default: half the available memory; env ACTSCOPE_MAX_MEMORY].")
+
+
+SET = click.option(
+    "--set", "sets", multiple=True, metavar="SECTION.FIELD=VALUE",
+    help="Set any spec field before validation (repeatable); VALUE is a TOML literal: "
+         "--set train.lr=0.1 --set model.hidden=[16,16] --set 'arms.0.activation=\"tanh\"'.")
+JSON = click.option("--json", "as_json", is_flag=True,
+                    help="Print one JSON document on stdout (the summary) and nothing else there.")
+
+
+def run_and_print(config, out, seeds, no_report, engine, quiet, rng=None, max_memory=None,
+                  sets=(), as_json=False) -> Path:
     """Run an experiment file with the command line's overrides; print each arm's test
-    accuracy, the headline verdicts and, last, the run directory."""
-    from actscope.cli.progress import TrainingProgress  # deferred: rich
-    from actscope.config import load_spec, with_overrides  # deferred, as every import below
+    accuracy, the headline verdicts and, last, the run directory (or all of it as JSON)."""
+    from actscope.cli.output import echo_json, run_lines, run_summary  # deferred, as every import below
+    from actscope.cli.progress import TrainingProgress  # rich
+    from actscope.config import with_overrides
+    from actscope.config.against_data import check_from_spec
+    from actscope.config.budget import limit_memory
+    from actscope.config.overrides import load_spec_with
     from actscope.pipeline import run_experiment
 
-    spec = load_spec(config)
-    if seeds is not None or engine is not None or rng is not None:
-        spec = with_overrides(spec, seeds=seeds, engine=engine, rng=rng)
-    if out is not None and Path(out).exists() and any(Path(out).iterdir()):
-        raise InputError(f"--out = {out!r}: the directory exists and is not empty")
-    with TrainingProgress(enabled=not quiet) as progress:
-        run = run_experiment(spec, out=out, report=False if no_report else None, progress=progress)
-    for name, arm in run.metrics["arms"].items():
-        s = arm["summary"]["test_accuracy"]
-        ci = s.get("ci95")
-        ci_txt = f"  95% CI [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
-        fl = arm["summary"].get("final_train_loss", {}).get("mean")
-        fl_txt = f"  final train loss {fl:.4f}" if fl is not None else ""
-        mean = s.get("mean")
-        acc_txt = "n/a" if mean is None else f"{mean:.4f}"
-        click.echo(f"{name:<12} test accuracy {acc_txt} (n={s['n']}){ci_txt}{fl_txt}")
-    for c in run.metrics.get("comparisons", []):  # the headline verdicts (all in the report)
-        if c["metric"] == "test_accuracy":
-            click.echo(c["verdict"])
+    with limit_memory(max_memory):  # refuses a bad SIZE at once
+        spec = load_spec_with(config, sets)
+        if seeds is not None or engine is not None or rng is not None:
+            spec = with_overrides(spec, seeds=seeds, engine=engine, rng=rng)
+        check_from_spec(spec, source=str(config))  # again with the data's own shape once loaded
+        with TrainingProgress(enabled=not quiet) as progress:
+            run = run_experiment(spec, out=out, report=False if no_report else None, progress=progress)
     has_report = (run.path / "report.html").is_file()
+    summary = run_summary(run.metrics, run.path, run.path / "report.html" if has_report else None)
     if run.interrupted:
-        click.echo("interrupted: the finished arms were saved", err=True)
+        log.warning("interrupted: the finished arms were saved")
         if not no_report and spec.report.enabled and not has_report:
-            click.echo(f"the report was not drawn: `actscope report {run.path}` draws it", err=True)
-    if has_report:
-        click.echo(f"report: {run.path / 'report.html'}")
-    click.echo(str(run.path))
+            log.warning("the report was not drawn: `actscope report %s` draws it", run.path)
+    if as_json:
+        echo_json(summary)
+    else:
+        for line in run_lines(summary):
+            click.echo(line)
+        if has_report:
+            click.echo(f"report: {run.path / 'report.html'}")
+        click.echo(str(run.path))
     if run.interrupted:
         sys.exit(130)
+    return run.path
 
 
 @main.command()
@@ -62,35 +80,81 @@ def run_and_print(config, out, seeds, no_report, engine, quiet, rng=None) -> Non
               help="Random-number protocol (overrides [train] rng): 'default' draws independent "
                    "streams per seed, 'article' replays the first article's np.random.seed protocol.")
 @click.option("--no-report", is_flag=True, help="Skip figures and report.html.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def run(config, out, seeds, engine, rng, no_report, quiet) -> None:
+@click.option("--quiet", is_flag=True, help="No progress bar, and only warnings on stderr.")
+@MAX_MEMORY
+@click.option("--mlflow", metavar="[URI]", is_flag=False, flag_value="", default=None, help=MLFLOW_HELP)
+@SET
+@JSON
+def run(config, out, seeds, engine, rng, no_report, quiet, max_memory, mlflow, sets, as_json) -> None:
     """Run the experiment described by CONFIG (a TOML file or a preset name)."""
-    run_and_print(config, out, seeds, no_report, engine, quiet, rng)
+    _quiet(quiet)
+    tracker = open_tracking(mlflow)  # a bad URI or a missing extra: refused before any work
+    path = run_and_print(config, out, seeds, no_report, engine, quiet or as_json, rng, max_memory,
+                         sets, as_json)
+    if tracker is not None:
+        log_to_mlflow(tracker, path)
 
 
-@main.command()
+def _quiet(quiet: bool) -> None:
+    """A command's --quiet: warnings only on stderr, as the top-level one."""
+    if quiet:
+        from actscope.cli.logs import quieter
+
+        quieter(logging.WARNING)
+
+
+def _presets_help() -> str:
+    """The built-in experiment presets, read from the presets folder without pydantic."""
+    import tomllib
+    from importlib.resources import files
+
+    folder = files("actscope.config").joinpath("presets")
+    names = sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+                   and "sweep" not in tomllib.loads(p.read_text(encoding="utf-8")))
+    return ", ".join(names)
+
+
+class _ReproduceCommand(click.Command):
+    """``reproduce --help`` names the presets (read when the help is shown, not at import)."""
+
+    def format_help_text(self, ctx, formatter):
+        super().format_help_text(ctx, formatter)
+        with formatter.indentation():
+            formatter.write_paragraph()
+            formatter.write_text(f"Presets: {_presets_help()}.")
+
+
+@main.command(cls=_ReproduceCommand)
 @click.argument("preset", type=str)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory to write.")
 @click.option("--seeds", type=click.IntRange(min=1), help="Number of seeds per arm.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
-def reproduce(preset, out, seeds, quiet) -> None:
+@click.option("--quiet", is_flag=True, help="No progress bar, and only warnings on stderr.")
+@MAX_MEMORY
+@SET
+@JSON
+def reproduce(preset, out, seeds, quiet, max_memory, sets, as_json) -> None:
     """Reproduce a reference article: PRESET is one of the built-in presets."""
     from actscope.config import PRESETS_DIR, list_presets  # deferred: pydantic
 
+    _quiet(quiet)
+
     if preset in list_presets("sweep"):
-        raise InputError(f"preset = {preset!r} is a sweep: run it with `actscope sweep {preset}`")
+        raise input_error(None, "PRESET", preset, f"a sweep: run it with `actscope sweep {preset}`")
     if preset not in list_presets():
-        raise InputError(f"preset = {preset!r}: not a built-in preset; known: {', '.join(list_presets())}")
-    run_and_print(PRESETS_DIR / f"{preset}.toml", out, seeds, False, None, quiet)
+        raise input_error(None, "PRESET", preset,
+                          f"not a built-in preset; known: {', '.join(list_presets())}")
+    run_and_print(PRESETS_DIR / f"{preset}.toml", out, seeds, False, None, quiet or as_json,
+                  max_memory=max_memory, sets=sets, as_json=as_json)
 
 
 @main.command()
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory to write.")
-def demo(out) -> None:
+@MAX_MEMORY
+def demo(out, max_memory) -> None:
     """Reproduce the sigmoid-vs-relu article and print where its report is."""
     from actscope.config import PRESETS_DIR  # deferred: pydantic
 
-    run_and_print(PRESETS_DIR / "sigmoid-vs-relu.toml", out, None, False, None, False)
+    run_and_print(PRESETS_DIR / "sigmoid-vs-relu.toml", out, None, False, None, False, max_memory=max_memory)
 
 
 @main.command()
@@ -99,8 +163,6 @@ def report(run_dir) -> None:
     """Redraw the figures and report.html of RUN_DIR."""
     from actscope.pipeline import rewrite_report  # deferred: the whole library
 
-    if not (run_dir / "metrics.json").is_file():
-        raise InputError(f"run_dir = {str(run_dir)!r}: not a run directory (no metrics.json)")
-    click.echo(str(rewrite_report(run_dir)))
+    click.echo(str(rewrite_report(run_dir)))  # a damaged run directory: one line, exit 2
 
 

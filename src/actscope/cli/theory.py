@@ -16,8 +16,11 @@ from actscope.cli.group import main
 def theory() -> None:
     """Mean-field signal propagation (Poole et al. 2016, Schoenholz et al. 2017).
 
-    Weights ~ N(0, σw²/fan_in), biases ~ N(0, σb²). An activation with no critical point
-    in the searched σw² range is reported in one line with exit status 2.
+    Weights ~ N(0, σw²/fan_in), biases ~ N(0, σb²). χ₁ and the phase are taken at the
+    lowest stable fixed point of the length map (Hayou et al. 2019 define the edge of
+    chaos at a stable fixed point); every fixed point is listed by fixed-point. An
+    activation with no critical point in the searched σw² range is reported in one line
+    with exit status 2.
     """
 
 
@@ -35,7 +38,8 @@ def theory_critical(activation, sigma_b2, search) -> None:
     from actscope import theory as mft  # deferred: SciPy
 
     cp = mft.critical_point(activation, sigma_b2, tuple(search))
-    click.echo(f"critical σw² of {activation} at σb² = {sigma_b2:g} (χ₁ = 1):")
+    click.echo(f"critical σw² of {activation} at σb² = {sigma_b2:g} (χ₁ = 1 at the lowest stable "
+               f"fixed point of the length map, q* = {cp.q_star:.6g}):")
     if cp.note():
         click.echo(cp.note())
     click.echo(f"{cp.sigma_w2:.10g}")
@@ -45,9 +49,11 @@ def theory_critical(activation, sigma_b2, search) -> None:
 @_ACT
 @click.option("--sigma-w2", type=float, required=True, help="Weight variance σw² (times 1/fan_in).")
 @_SB2
-@click.option("--q0", type=float, default=1.0, show_default=True, help="Length the maps start from.")
+@click.option("--q0", type=float, default=0.0, show_default=True,
+              help="Length the maps start from; 0: the lowest stable fixed point.")
 def theory_fixed_point(activation, sigma_w2, sigma_b2, q0) -> None:
-    """Print q*, c*, χ₁ (and the phase), χ_c, ξ_q and ξ_c."""
+    """Print q*, c*, χ₁ (and the phase), χ_c, ξ_q and ξ_c, then every fixed point of the
+    length map with its stability (|slope| < 1) and χ₁."""
     from actscope import theory as mft  # deferred: SciPy
 
     click.echo("\n".join(mft.fixed_point(activation, sigma_w2, sigma_b2, q0).lines()))

@@ -8,10 +8,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from actscope.config.presets import PRESETS_DIR
+from actscope.config.keys import allowed_keys
+from actscope.config.presets import PRESETS_DIR, list_presets
 from actscope.config.specs import DataSpec, ExperimentSpec
 from actscope.data.generators import Dataset, load_dataset
-from actscope.errors import InputError
+from actscope.errors import InputError, shorten, shown
 
 
 def _format_loc(loc: tuple) -> str:
@@ -28,18 +29,20 @@ def format_validation_error(err: ValidationError, source: str = "config") -> str
     """One line: the field, the value and what is allowed (the first error only)."""
     e = err.errors()[0]
     # drop pydantic's union-branch markers such as 'str' or 'list[str]' from the location
-    markers = {"str", "int", "float", "list", "constrained-float"}
+    markers = {"str", "int", "float", "bool", "list", "constrained-float"}
     loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and ("[" in p or p in markers)))
     field = _format_loc(loc) or "(top level)"
-    msg = e["msg"].removeprefix("Value error, ")
+    msg = shorten(e["msg"].removeprefix("Value error, "), 400)
     if e["type"] == "extra_forbidden":
-        return f"{source}: unknown key '{field}'"
+        allowed = allowed_keys(err.title, loc)
+        listed = f"; allowed: {', '.join(allowed)}" if allowed else ""
+        return f"{source}: {shorten(field)} = {shown(e.get('input'))}: unknown key{listed}"
     if e["type"] == "missing":
         return f"{source}: missing required key '{field}'"
     value = e.get("input")
-    if not loc and isinstance(value, dict):  # a whole-spec check: its message names the field
-        return f"{source}: {msg}"
-    return f"{source}: {field} = {value!r}: {msg}"
+    if isinstance(value, dict) and e["type"] == "value_error":  # a table's check names its fields
+        return f"{source}: {msg}" if not loc else f"{source}: {field}: {msg}"
+    return f"{source}: {field} = {shown(value)}: {msg}"
 
 
 def parse_spec(data: dict[str, Any], source: str = "config") -> ExperimentSpec:
@@ -59,8 +62,9 @@ def resolve_config_path(path: str | Path) -> Path:
         if cand.is_file():
             return cand
     if p.exists():
-        raise InputError(f"config: {str(path)!r} is not a file")
-    raise InputError(f"config file not found: {str(path)!r}")
+        raise InputError(f"CONFIG = {shown(path)}: not a file")
+    raise InputError(f"CONFIG = {shown(path)}: no such file, nor a preset; presets: "
+                     f"{', '.join(list_presets('all'))}")
 
 
 def load_toml(path: str | Path) -> dict[str, Any]:
@@ -69,7 +73,7 @@ def load_toml(path: str | Path) -> dict[str, Any]:
     try:
         return tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
-        raise InputError(f"{p}: TOML syntax error: {err}") from None
+        raise InputError(f"{p}: TOML syntax error: {shorten(str(err), 200)}") from None
     except UnicodeDecodeError:
         raise InputError(f"{p}: not a UTF-8 text file") from None
 
@@ -94,7 +98,16 @@ def with_overrides(spec: ExperimentSpec, seeds: int | None = None, engine: str |
     if engine is not None:
         data["train"]["engine"] = engine
     data["train"].update({k: v for k, v in train.items() if v is not None})
-    return parse_spec(data, source="options")
+    try:
+        return ExperimentSpec.model_validate(data)
+    except ValidationError as err:  # name the option, not the field it sets
+        line = format_validation_error(err, "options").removeprefix("options: ")
+        field = line.split(" ", 1)[0]
+        options = {"seeds.count": "--seeds", "train.engine": "--engine",
+                   **{f"train.{k}": f"--{k.replace('_', '-')}" for k in train}}
+        if field in options:
+            raise InputError(f"{options[field]}{line[len(field):]}") from None
+        raise InputError(f"options: {line}") from None
 
 
 def resolve_data_path(data: dict[str, Any], base: Path) -> dict[str, Any]:

@@ -11,7 +11,16 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from actscope.config.registries import (
     check_activation,
@@ -23,21 +32,31 @@ from actscope.config.registries import (
     check_optimizer,
     own_activations,
 )
+from actscope.config.validation import MAX_SEED, duplicates, first_repeat, safe_name
+from actscope.errors import shown
 
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveFloat = Annotated[float, Field(gt=0)]
-Fraction = Annotated[float, Field(ge=0, lt=1)]
+# strict numbers: a bool or a string is refused, not coerced (epochs = true is not 1 epoch);
+# an int is accepted where a float is expected. Every float must be finite (Strict).
+PositiveInt = Annotated[int, Field(gt=0, strict=True)]
+Float = Annotated[float, Field(strict=True)]
+PositiveFloat = Annotated[float, Field(gt=0, strict=True)]
+NonNegativeFloat = Annotated[float, Field(ge=0, strict=True)]
+Fraction = Annotated[float, Field(ge=0, lt=1, strict=True)]
+OpenFraction = Annotated[float, Field(gt=0, lt=1, strict=True)]
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED, strict=True)]
+SafeName = Annotated[str, Field(strict=True), AfterValidator(safe_name)]
 
 
 class Strict(BaseModel):
-    """A model that refuses unknown keys and validates assignments."""
+    """A model that refuses unknown keys and non-finite floats and validates assignments."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 # fields that only one dataset uses: field -> (dataset, default)
 DATA_FIELDS = {"factor": ("circles", 0.5), "turns": ("spiral", 1.5), "centers": ("blobs", 3),
-               "cells": ("checkerboard", 4), "path": ("csv", None), "label": ("csv", "label")}
+               "cells": ("checkerboard", 4), "path": ("csv", None), "label": ("csv", "label"),
+               "features": ("csv", []), "drop": ("csv", []), "delimiter": ("csv", "auto")}
 
 
 class DataSpec(Strict):
@@ -49,18 +68,22 @@ class DataSpec(Strict):
 
     name: str = "moons"  # a registered generator (actscope.data.register_generator)
     n_samples: PositiveInt = 400
-    noise: Annotated[float, Field(ge=0)] = 0.18
-    random_state: int = 42
-    test_size: Annotated[float, Field(gt=0, lt=1)] = 0.25
+    noise: NonNegativeFloat = 0.18
+    random_state: Seed = 42
+    test_size: OpenFraction = 0.25
     val_size: Fraction = 0.0
-    split_seed: int = 42
+    split_seed: Seed = 42
     standardize: Literal["train", "all", "none"] = "train"
-    factor: Annotated[float, Field(gt=0, lt=1)] | None = None  # circles: inner / outer radius
+    factor: OpenFraction | None = None  # circles: inner / outer radius
     turns: PositiveFloat | None = None  # spiral: turns of each of the two arms
-    centers: Annotated[int, Field(ge=2, le=50)] | None = None  # blobs: number of classes
-    cells: Annotated[int, Field(ge=2, le=50)] | None = None  # checkerboard: squares per side
-    path: Annotated[str, Field(min_length=1)] | None = None  # csv: the file (relative to the config)
-    label: Annotated[str, Field(min_length=1)] | None = None  # csv: the label column
+    centers: Annotated[int, Field(ge=2, le=50, strict=True)] | None = None  # blobs: number of classes
+    cells: Annotated[int, Field(ge=2, le=50, strict=True)] | None = None  # checkerboard: squares per side
+    path: Annotated[str, Field(min_length=1, strict=True)] | None = None  # csv: relative to the config
+    label: Annotated[str, Field(min_length=1, strict=True)] | None = None  # csv: the label column
+    # csv: the feature columns ([]: every column but the label), columns left out, delimiter
+    features: list[Annotated[str, Field(min_length=1, strict=True)]] | None = None
+    drop: list[Annotated[str, Field(min_length=1, strict=True)]] | None = None
+    delimiter: Literal["auto", ",", ";", "\t", "|"] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -99,47 +122,53 @@ class TrainSpec(Strict):
 
     optimizer: str = "sgd"  # a name of actscope.training.OPTIMIZERS
     lr: PositiveFloat | Literal["tune"] = 0.05
-    momentum: Annotated[float, Field(ge=0, lt=1)] = 0.9
-    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (0.9, 0.999)
+    momentum: Fraction = 0.9
+    betas: tuple[Fraction, Fraction] = (0.9, 0.999)
     eps: PositiveFloat = 1e-8
-    weight_decay: Annotated[float, Field(ge=0)] = 0.0
+    weight_decay: NonNegativeFloat = 0.0
     # regularisation, off by default: penalties l1 * sum|W| + l2 / 2 * sum W^2 on the weights
     # (not the biases, as the TensorFlow Playground) enter the gradient; the losses reported
     # stay the data loss. dropout: probability of zeroing a hidden unit while training.
-    l1: Annotated[float, Field(ge=0)] = 0.0
-    l2: Annotated[float, Field(ge=0)] = 0.0
-    dropout: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    l1: NonNegativeFloat = 0.0
+    l2: NonNegativeFloat = 0.0
+    dropout: Fraction = 0.0
     epochs: PositiveInt = 800
     batch_size: PositiveInt = 64
-    shuffle: bool = True
+    shuffle: StrictBool = True
     rng: Literal["default", "article"] = "default"
     engine: str = "numpy"  # a registered engine (actscope.engines.list_engines)
     dtype: Literal["float32", "float64"] = "float64"
     device: str = "cpu"
-    eval_every: PositiveInt = 1
+    # evaluate the splits every k-th epoch, or "log": every epoch up to 10, then 20 per decade
+    # (training.schedule); the last epoch always
+    eval_every: PositiveInt | Literal["log"] = "log"
     # lr = "tune": one ensemble per rate of lr_grid, the rate with the best mean validation
     # accuracy over seeds is kept (see tune.py); None means tune.DEFAULT_LR_GRID.
     lr_grid: Annotated[list[PositiveFloat], Field(min_length=1)] | None = None
-    tune_val_size: Annotated[float, Field(gt=0, lt=1)] = 0.2  # used when [data] val_size = 0
+    tune_val_size: OpenFraction = 0.2  # used when [data] val_size = 0
 
     _v_engine = field_validator("engine")(classmethod(lambda cls, v: check_engine(v)))
+
+    @field_validator("eval_every", mode="before")
+    @classmethod
+    def _eval_every(cls, v):
+        if v == "log" or (isinstance(v, int) and not isinstance(v, bool) and v >= 1):
+            return v
+        raise ValueError('must be a positive number of epochs or "log" (training.schedule)')
     _v_optimizer = field_validator("optimizer")(classmethod(lambda cls, v: check_optimizer(v)))
 
     @field_validator("lr", mode="before")
     @classmethod
     def _lr_number_or_tune(cls, v):
-        if isinstance(v, str) and v != "tune":
-            try:
-                return float(v)
-            except ValueError:
-                raise ValueError("must be a positive number or \"tune\"") from None
+        if isinstance(v, str) and v != "tune" or isinstance(v, bool):
+            raise ValueError("must be a positive number or \"tune\"")
         return v
 
 
 class ArmSpec(Strict):
     """One arm: an ensemble that differs from the others only in what is set here."""
 
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.+\-]+$")]
+    name: SafeName  # it names files (params.npz entries, figures): see validation.safe_name
     activation: str | list[str]
     init: str | None = None
     lr: PositiveFloat | None = None
@@ -149,14 +178,37 @@ class ArmSpec(Strict):
 
 
 class SeedsSpec(Strict):
-    """The members of every arm: ``count`` seeds from ``start``, or an explicit list."""
+    """The members of every arm: ``count`` seeds from ``start``, or an explicit list of
+    distinct seeds. Seeds are 0 to MAX_SEED (what ``np.random.seed`` accepts)."""
 
-    start: int = 0
+    start: Seed = 0
     count: PositiveInt = 1
-    values: list[int] | None = None
+    values: Annotated[list[Seed], Field(min_length=1)] | None = None
+
+    @field_validator("values")
+    @classmethod
+    def _distinct(cls, v: list[int] | None) -> list[int] | None:
+        repeated = duplicates(v or [])
+        if repeated:
+            raise ValueError(f"seeds must be distinct (a repeated seed is the same network counted "
+                             f"twice); repeated: {', '.join(map(str, repeated[:10]))}")
+        return v
+
+    @field_validator("count")
+    @classmethod
+    def _in_range(cls, count: int, info: ValidationInfo) -> int:
+        last = info.data.get("start", 0) + count - 1
+        if last > MAX_SEED:
+            raise ValueError(f"the seeds from start would reach {last}; seeds are 0 to {MAX_SEED}")
+        return count
+
+    @property
+    def n(self) -> int:
+        """The number of seeds (members per arm), without listing them."""
+        return len(self.values) if self.values is not None else self.count
 
     def as_list(self) -> list[int]:
-        if self.values:
+        if self.values is not None:
             return [int(s) for s in self.values]
         return list(range(self.start, self.start + self.count))
 
@@ -167,9 +219,9 @@ class PointSpec(Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     name: Annotated[str, Field(min_length=1)]
-    x: list[float] | None = None
-    farthest_from: list[float] | None = None
-    label: int | None = Field(default=None, alias="class")
+    x: Annotated[list[Float], Field(min_length=1)] | None = None
+    farthest_from: Annotated[list[Float], Field(min_length=1)] | None = None
+    label: Annotated[int, Field(ge=0, strict=True)] | None = Field(default=None, alias="class")
     split: Literal["train", "test"] = "train"
 
     @model_validator(mode="after")
@@ -192,12 +244,12 @@ class ProbesSpec(Strict):
     points: list[PointSpec] = []
     include: list[Literal[PROBE_NAMES]] = list(PROBE_NAMES)  # type: ignore[valid-type]
     epochs: list[PositiveInt] = []
-    every: Annotated[int, Field(ge=0)] = 0
+    every: Annotated[int, Field(ge=0, strict=True)] = 0
     split: Literal["train", "val", "test"] = "test"
     max_points: PositiveInt = 2000
-    grid: Annotated[int, Field(ge=16, le=1000)] = 200
-    saturation: Annotated[float, Field(gt=0, lt=1)] = 0.01
-    true_boundary: bool = True
+    grid: Annotated[int, Field(ge=16, le=1000, strict=True)] = 200
+    saturation: OpenFraction = 0.01
+    true_boundary: StrictBool = True
     # minibatch gradient norms every epoch; "auto": unless the engine fuses whole epochs
     batch_gradients: Literal["auto", "on", "off"] = "auto"
 
@@ -211,8 +263,8 @@ class ProbesSpec(Strict):
 
 
 class ReportSpec(Strict):
-    enabled: bool = True
-    dpi: Annotated[int, Field(ge=30, le=600)] = 100
+    enabled: StrictBool = True
+    dpi: Annotated[int, Field(ge=30, le=600, strict=True)] = 100
 
 
 class CustomActivationSpec(Strict):
@@ -238,7 +290,7 @@ class CustomActivationSpec(Strict):
 class ExperimentSpec(Strict):
     """An experiment: data + model + train + arms + seeds (+ probes, report)."""
 
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.+\-]+$")] = "experiment"
+    name: SafeName = "experiment"  # it names the run directory: see validation.safe_name
     description: str = ""
     # activations defined by formulas, usable by name in this spec: [activations.mish2]
     # formula = "...". Validation checks them without registering them (registries.py).
@@ -266,14 +318,15 @@ class ExperimentSpec(Strict):
             check_formula_name(name)
         return v
 
-    @field_validator("arms")
-    @classmethod
-    def _unique_arms(cls, arms: list[ArmSpec]) -> list[ArmSpec]:
-        names = [a.name for a in arms]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"arm names must be unique; repeated: {', '.join(sorted(dup))}")
-        return arms
+    @model_validator(mode="after")
+    def _unique_arms(self):
+        """Arm names name files: each once (linear: 100,000 arms are checked at once)."""
+        repeat = first_repeat(a.name for a in self.arms)
+        if repeat is not None:
+            first, again = repeat
+            raise ValueError(f"arms[{again}].name = {shown(self.arms[again].name)}: arm names must "
+                             f"be unique (arms[{first}] has it too)")
+        return self
 
     @model_validator(mode="after")
     def _arms_fit_depth(self):
@@ -307,3 +360,9 @@ class ExperimentSpec(Strict):
     def to_toml(self) -> str:
         """The spec as TOML, every default explicit: loading it reproduces the run."""
         return tomli_w.dumps(self.model_dump(mode="json", by_alias=True, exclude_none=True))
+
+    def _repr_html_(self) -> str:
+        """The spec in a notebook: settings and arms (`config.display`)."""
+        from actscope.config.display import spec_html  # deferred: only notebooks need it
+
+        return spec_html(self)

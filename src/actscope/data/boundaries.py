@@ -9,7 +9,8 @@ small fraction of the grid step.
 The *true* boundary is known where the data generator is: ``register_true_score(name, fn)``
 adds one; ``fn(data_spec, dataset)`` returns a function scoring standardised inputs
 (positive on the class-1 side) or None. For moons, circles and spiral it is the Bayes
-boundary of the generator: each class is its noiseless curve blurred by Gaussian noise of
+boundary of the generator: each class is its noiseless curve (the very points the generator
+places, ``generators.class_curves``) blurred by Gaussian noise of
 the generator's ``noise``, with the generator's class priors; for xor and checkerboard it
 is the generator's labelling rule. The generator is run again to learn how the dataset
 rescaled its features; if that does not match exactly, no true boundary is given.
@@ -21,7 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from actscope.data.generators import GENERATORS
+from actscope.data.generators import GENERATORS, class_curves, class_sizes
 
 Score = Callable[[np.ndarray], np.ndarray]
 _TRUE_SCORES: dict[str, Callable] = {}
@@ -165,33 +166,21 @@ def _raw_score(raw_fn: Callable) -> Callable:
     return make
 
 
-def _moons(spec) -> Score:
-    n0 = spec.n_samples // 2
-    t = np.linspace(0, np.pi, 128)
-    arcs = [np.c_[np.cos(t), np.sin(t)], np.c_[1 - np.cos(t), 1 - np.sin(t) - 0.5]]
-    return arcs_bayes_score(arcs, [n0 / spec.n_samples, 1 - n0 / spec.n_samples], spec.noise)
+def _curves_score(name: str) -> Callable:
+    """The Bayes score of generator ``name``: its classes' own noiseless curves
+    (`generators.class_curves`), blurred by its noise, with its class sizes as priors."""
+    def raw(spec) -> Score:
+        sizes = class_sizes(name, spec)
+        priors = [n / sum(sizes) for n in sizes]
+        return arcs_bayes_score(class_curves(name, spec), priors, spec.noise)
 
-
-def _circles(spec) -> Score:
-    n0 = spec.n_samples // 2
-    t = np.linspace(0, 2 * np.pi, 256, endpoint=False)
-    rings = [np.c_[np.cos(t), np.sin(t)], spec.factor * np.c_[np.cos(t), np.sin(t)]]
-    return arcs_bayes_score(rings, [n0 / spec.n_samples, 1 - n0 / spec.n_samples], spec.noise)
-
-
-def _spiral(spec) -> Score:
-    n0 = spec.n_samples // 2
-    t = np.sqrt((np.arange(256) + 0.5) / 256)  # quantiles of the arms' radius distribution
-    arms = [np.c_[t * np.cos(2 * np.pi * spec.turns * t + np.pi * c),
-                  t * np.sin(2 * np.pi * spec.turns * t + np.pi * c)] for c in (0, 1)]
-    return arcs_bayes_score(arms, [n0 / spec.n_samples, 1 - n0 / spec.n_samples], spec.noise)
+    return raw
 
 
 # moons, circles, spiral: Bayes boundaries of curves blurred by the generator's noise;
 # xor and checkerboard: the generator's labelling rule (its noise is symmetric about it)
-register_true_score("moons", _raw_score(_moons))
-register_true_score("circles", _raw_score(_circles))
-register_true_score("spiral", _raw_score(_spiral))
+for _name in ("moons", "circles", "spiral"):
+    register_true_score(_name, _raw_score(_curves_score(_name)))
 register_true_score("xor", _raw_score(lambda spec: lambda P: P[:, 0] * P[:, 1]))
 register_true_score("checkerboard", _raw_score(
     lambda spec: lambda P: -np.sin(np.pi * P[:, 0]) * np.sin(np.pi * P[:, 1])))

@@ -47,6 +47,8 @@ class Dataset:
     n_classes: int = 2
     feature_names: list[str] = field(default_factory=list)
     class_names: list[str] = field(default_factory=list)
+    # the standardisation applied, raw x -> (x - mean) / scale; None for standardize = "none"
+    scaler: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def n_features(self) -> int:
@@ -89,6 +91,35 @@ def _moons(spec: DataSpecLike):
     return X, y, ["x1", "x2"], ["0", "1"]
 
 
+def class_curves(name: str, spec: DataSpecLike) -> list[np.ndarray] | None:
+    """The noiseless points each class of generator ``name`` is drawn around, one (T, 2)
+    array per class, from the very function the generator calls: for moons and circles
+    the points scikit-learn places before adding its noise (n // 2 on class 0's curve,
+    the rest on class 1's); for spiral 256 quantiles of each arm (`spiral_arm`).
+    None for the other generators. The true boundary (``data.boundaries``) is built on
+    these, so the two cannot drift apart."""
+    if name in ("moons", "circles"):
+        from sklearn import datasets
+
+        if name == "moons":
+            X, y = datasets.make_moons(n_samples=spec.n_samples, noise=None, shuffle=False)
+        else:
+            X, y = datasets.make_circles(n_samples=spec.n_samples, noise=None, shuffle=False,
+                                         factor=spec.factor)
+        return [X[y == 0], X[y == 1]]
+    if name == "spiral":
+        t = np.sqrt((np.arange(256) + 0.5) / 256)  # quantiles of the arms' radius distribution
+        return [spiral_arm(t, spec.turns, c) for c in (0, 1)]
+    return None
+
+
+def class_sizes(name: str, spec: DataSpecLike) -> list[int]:
+    """How many points the generator draws per class (moons, circles, spiral: n // 2 for
+    class 0, the rest for class 1)."""
+    n0 = spec.n_samples // 2
+    return [n0, spec.n_samples - n0]
+
+
 register_generator("moons", _moons)
 
 
@@ -112,6 +143,13 @@ def _xor(spec: DataSpecLike):
     return X + spec.noise * rng.standard_normal(X.shape), y, ["x1", "x2"], ["0", "1"]
 
 
+def spiral_arm(t: np.ndarray, turns: float, c: int) -> np.ndarray:
+    """Points (len(t), 2) of arm ``c`` of the spiral at radii ``t`` in [0, 1]: angle
+    2 pi turns t, plus pi for the second arm."""
+    angle = 2 * np.pi * turns * t + np.pi * c
+    return np.c_[t * np.cos(angle), t * np.sin(angle)]
+
+
 def _spiral(spec: DataSpecLike):
     """Two interleaved arms of ``turns`` turns each (the second is the first rotated by pi)."""
     rng = _xy(spec)
@@ -120,14 +158,12 @@ def _spiral(spec: DataSpecLike):
     Xs, ys = [], []
     for c, n in enumerate(counts):
         t = np.sqrt(rng.uniform(0.0, 1.0, n))  # uniform density along the arm's area
-        angle = 2 * np.pi * spec.turns * t + np.pi * c
-        r = t
-        pts = np.c_[r * np.cos(angle), r * np.sin(angle)]
+        pts = spiral_arm(t, spec.turns, c)
         Xs.append(pts + spec.noise * rng.standard_normal(pts.shape))
         ys.append(np.full(n, c))
     X, y = np.vstack(Xs), np.concatenate(ys)
     order = rng.permutation(len(y))
-    return X[order], y[order], ["x1", "x2"], ["arm 0", "arm 1"]
+    return X[order], y[order], ["x1", "x2"], ["spiral 0", "spiral 1"]
 
 
 def _blobs(spec: DataSpecLike):
@@ -161,7 +197,8 @@ def _sklearn(loader: str):
 
 
 def _csv(spec: DataSpecLike):
-    return load_csv(spec.path, label=spec.label)
+    return load_csv(spec.path, label=spec.label, features=getattr(spec, "features", None),
+                    drop=getattr(spec, "drop", None), delimiter=getattr(spec, "delimiter", None))
 
 
 register_generator("circles", _circles)
@@ -187,8 +224,14 @@ def load_dataset(spec: DataSpecLike) -> Dataset:
     n_test = int(np.ceil(spec.test_size * len(y)))
     if len(y) - n_test < 2 or n_test < 1:
         raise InputError(f"data: {len(y)} rows are too few to split with test_size = {spec.test_size}")
+    n_val = int(np.ceil(spec.val_size * (len(y) - n_test)))  # as train_test_split rounds
+    if len(y) - n_test - n_val < 2:
+        raise InputError(f"data: data.val_size = {spec.val_size}: leaves {len(y) - n_test - n_val} of "
+                         f"{len(y)} rows for training ({n_test} test, {n_val} validation); at least 2")
+    scaler = None
     if spec.standardize == "all":
-        X = StandardScaler().fit_transform(X)
+        scaler = StandardScaler().fit(X)
+        X = scaler.transform(X)
     n_classes = int(y.max()) + 1
     stratify = None
     X_tr, X_te, y_tr, y_te = train_test_split(
@@ -208,4 +251,5 @@ def load_dataset(spec: DataSpecLike) -> Dataset:
         name=spec.name, X_train=X_tr, y_train=y_tr, X_test=X_te, y_test=y_te,
         X_val=X_va, y_val=y_va, n_classes=max(n_classes, 2),
         feature_names=list(features), class_names=list(classes),
+        scaler=None if scaler is None else (scaler.mean_.copy(), scaler.scale_.copy()),
     )

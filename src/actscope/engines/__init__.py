@@ -80,14 +80,20 @@ def auto_engine_name(device: str = "cpu") -> str:
 
 def _load_auto(**options) -> Engine:
     """``engine = "auto"``: the engine ``auto_engine_name`` picks (its ``name`` says which,
-    and so does the run's metadata). The fast engine itself runs the NumPy code for the
-    specs its kernels do not cover (see ``codegen.supports``)."""
+    and so does the run's metadata). On the CPU that is the fast engine with
+    ``policy="auto"``: per network, kernels or the NumPy code, whichever the estimate of
+    compile plus work says is faster (``engines.auto_policy``); ``decision()`` says which
+    and why."""
     device = options.get("device", "cpu")
     name = auto_engine_name(device)
     if name != "gpu" and str(device).startswith("cuda"):
         raise ValueError(f"device {device!r}: no CUDA device is available here; use 'cpu' or 'auto'")
     if name != "gpu":
         options = {**options, "device": "cpu"}
+    if name == "fast":  # trains each network with kernels or NumPy, by an estimate
+        from actscope.engines.fast_engine import FastEngine
+
+        return FastEngine(**options, policy="auto")
     return _LOADERS[name](**options)
 
 

@@ -64,7 +64,9 @@ class EpochPlan:
 
     The optimiser by name (one of ``training.optimizers.OPTIMIZERS``) with its
     hyperparameters, the minibatch size, whether batches are shuffled, and each member's
-    batch-order stream (numpy Generators, drawn from as ``st.permutation(n)``).
+    batch-order stream (numpy Generators, drawn from as ``st.permutation(n)``); and the
+    epochs the runner will be asked for (0: not known), so that an engine can weigh
+    compiling against the work (``engine = "auto"``).
     """
 
     optimizer: str
@@ -76,6 +78,7 @@ class EpochPlan:
     batch_size: int
     shuffle: bool
     streams: Sequence[Any]
+    epochs: int = 0
 
 
 class EpochRunner(Protocol):
@@ -134,6 +137,11 @@ class Engine(Protocol):
     def epoch_runner(self, spec: MLPSpec, params: Params, X, y, plan: EpochPlan) -> EpochRunner | None:
         """A runner that trains whole epochs of ``plan``, or None where this engine cannot
         fuse this spec and optimiser (the training loop then steps minibatches itself)."""
+        ...
+
+    def decision(self) -> dict | None:
+        """What the engine chose for the networks it trained and why (``chosen``,
+        ``reason``: recorded in metrics.json), or None where it makes no choice."""
         ...
 
 

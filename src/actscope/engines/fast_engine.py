@@ -12,33 +12,23 @@ anything else runs the NumPy reference code in this engine's dtype (correct, not
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import os
-import sys
-import tempfile
-import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 
 from actscope._util.cores import usable_cores
-from actscope.engines.base import Capabilities, EpochPlan, MissingExtraError
-from actscope.engines.codegen import kernel_exprs, supports
-from actscope.engines.codegen.numba_source import (
-    KERNEL_VERSION,
-    OPT_KINDS,
-    UnsupportedActivation,
-    model_source,
-)
+from actscope.engines import fast_kernels
+from actscope.engines.auto_policy import Workload
+from actscope.engines.base import Capabilities, EpochPlan
+from actscope.engines.codegen.numba_source import KERNEL_VERSION, OPT_KINDS, model_source
+from actscope.engines.fast_kernels import LANES, MAX_PARAMS, Decision, KernelSet
+from actscope.engines.kernel_cache import cache_dir, load_source, require_numba
+
+__all__ = ["BatchOrders", "FastEngine", "FusedTrainer", "cache_dir", "n_threads", "pcg_states", "run_blocks"]
 from actscope.engines.numpy_engine import NumpyEngine
 from actscope.nn.model import Layer, MLPSpec, Params, init_params
 
-LANES = {"float32": 16, "float64": 8}
-MAX_PARAMS = 2048  # larger networks would unroll into very long kernels: NumPy path
-_LOCK = threading.Lock()
-_MODULES: dict[str, object] = {}
 _POOL: list[ThreadPoolExecutor] = []
 
 
@@ -68,64 +58,6 @@ def run_blocks(fn, n_items: int, *args) -> None:
 def n_blocks(K: int, dtype) -> int:
     lanes = LANES[np.dtype(dtype).name]
     return -(-K // lanes)
-
-
-def require_numba():
-    """Import numba, or say in one line how to install it."""
-    try:
-        import numba
-    except ImportError:
-        raise MissingExtraError(
-            "the fast engine needs numba: pip install 'actscope[fast]'"
-        ) from None
-    return numba
-
-
-def cache_dir() -> Path:
-    """Where generated kernels and numba's cache live ($ACTSCOPE_KERNEL_CACHE to move it)."""
-    env = os.environ.get("ACTSCOPE_KERNEL_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "actscope" / "kernels"
-
-
-def _tune_llvm() -> None:
-    """Let LLVM vectorise loops with many accumulations (a kernel's lane loop updates every
-    parameter's gradient; the default merge threshold makes LLVM give up and stay scalar).
-    Process-wide, and only an analysis limit: no code's meaning changes."""
-    import llvmlite.binding as llvm
-
-    llvm.set_option("actscope", "-memory-check-merge-threshold=100000")
-
-
-def _load_source(src: str):
-    """Write ``src`` to the cache folder (once, atomically) and import it as a module."""
-    key = hashlib.sha256(f"{KERNEL_VERSION}\n{src}".encode()).hexdigest()[:20]
-    name = f"actscope_kernel_{key}"
-    with _LOCK:
-        if name in _MODULES:
-            return _MODULES[name]
-        require_numba()
-        _tune_llvm()
-        folder = cache_dir()
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            folder = Path(tempfile.gettempdir()) / "actscope-kernels"
-            folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name}.py"
-        if not path.exists():
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-            with os.fdopen(fd, "w") as fh:
-                fh.write(src)
-            os.replace(tmp, path)
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        _MODULES[name] = module
-        return module
 
 
 def offsets(spec: MLPSpec) -> list[tuple[int, int]]:
@@ -193,19 +125,53 @@ class FastEngine(NumpyEngine):
     capabilities = Capabilities(dropout=True, multiclass=True, fused_epochs=True, fork_safe=False,
                                 max_fused_params=MAX_PARAMS)
 
-    def __init__(self, dtype: str = "float64", device: str = "cpu") -> None:
-        require_numba()
-        super().__init__(dtype=dtype, device=device)
+    def __init__(self, dtype: str = "float64", device: str = "cpu", policy: str = "fast",
+                 kernel: str | None = None) -> None:
+        """``policy="auto"`` (``engine = "auto"``) may train a network with the NumPy code
+        where the estimate says compiling would not pay; numba is then imported only when
+        a kernel is used. ``kernel`` ("generic" or "specialised") forces that kind wherever
+        it covers the network (tests and benchmarks)."""
+        if policy == "auto":
+            import importlib.util
 
-    def kernels(self, spec: MLPSpec):
-        """The compiled module for ``spec`` (compiled on first use), or None if unsupported."""
-        if not supports(spec, MAX_PARAMS):
+            if importlib.util.find_spec("numba") is None:
+                require_numba()
+        else:
+            require_numba()
+        super().__init__(dtype=dtype, device=device)
+        self.policy, self.force = policy, kernel
+        self.decisions: dict[str, Decision] = {}
+
+    def choose(self, spec: MLPSpec, work: Workload | None = None) -> Decision:
+        """How ``spec`` trains here (remembered per architecture once there is a workload)."""
+        key = repr(spec)
+        if work is None and key in self.decisions:
+            return self.decisions[key]
+        srcs = fast_kernels.sources(spec, self.dtype)
+        if self.force in srcs:
+            srcs = {self.force: srcs[self.force]}
+        decision = fast_kernels.choose(spec, srcs, work, self.policy == "auto")
+        if work is not None:
+            self.decisions[key] = decision
+        return decision
+
+    def kernels(self, spec: MLPSpec, work: Workload | None = None) -> KernelSet | None:
+        """The kernels ``choose`` picks for ``spec`` (compiled on first use), or None where
+        the NumPy code runs it."""
+        decision = self.choose(spec, work)
+        if decision.kernel is None:
             return None
-        try:
-            src = model_source(spec.sizes, kernel_exprs(spec), self.dtype.name, LANES[self.dtype.name])
-        except (UnsupportedActivation, SyntaxError):
+        src = fast_kernels.sources(spec, self.dtype)[decision.kernel]
+        return fast_kernels.load(decision.kernel, src, spec, self.dtype)
+
+    def decision(self) -> dict | None:
+        """What this engine chose for the networks it trained and why (metrics.json's
+        ``engine``: ``chosen`` and ``reason``), or None before any."""
+        if not self.decisions:
             return None
-        return _load_source(src)
+        chosen = sorted({d.engine + (f"/{d.kernel}" if d.kernel else "") for d in self.decisions.values()})
+        reasons = sorted({d.reason for d in self.decisions.values()})
+        return {"chosen": ", ".join(chosen), "policy": self.policy, "reason": " | ".join(reasons)}
 
     # contract -----------------------------------------------------------------------------
     def from_numpy(self, params: Params) -> Params:
@@ -221,8 +187,8 @@ class FastEngine(NumpyEngine):
         return views(spec, pack(spec, init_params(spec, seeds, rng), self.dtype))
 
     def loss_and_accuracy(self, spec: MLPSpec, params: Params, X, y):
-        mod = self.kernels(spec)
-        if mod is None or np.ndim(X) != 2:
+        ks = self.kernels(spec)
+        if ks is None or np.ndim(X) != 2:
             return super().loss_and_accuracy(spec, params, X, y)
         theta = theta_of(spec, params, self.dtype)
         if theta is None:
@@ -231,7 +197,7 @@ class FastEngine(NumpyEngine):
         loss, acc = np.empty(K), np.empty(K)
         Xd = np.ascontiguousarray(X, dtype=self.dtype)
         yd = np.ascontiguousarray(y, dtype=self.dtype)
-        run_blocks(mod.evaluate, n_blocks(K, self.dtype), theta, Xd, yd, loss, acc, LANES[self.dtype.name])
+        run_blocks(ks.evaluate, n_blocks(K, self.dtype), theta, Xd, yd, loss, acc, *ks.extra)
         return loss, acc
 
     # the fused epochs of the training loop -------------------------------------------------
@@ -240,17 +206,22 @@ class FastEngine(NumpyEngine):
         or the optimiser."""
         if plan.optimizer not in OPT_KINDS:
             return None
-        mod = self.kernels(spec)
-        if mod is None:
+        K, n = int(np.shape(params[0][0])[0]), int(np.shape(X)[0])
+        dt = self.dtype.name
+        work = Workload(members=K, epochs=max(1, plan.epochs), n=n, batch=min(plan.batch_size, n),
+                        sizes=tuple(spec.sizes), dtype=dt, threads=n_threads(), lanes=LANES[dt])
+        ks = self.kernels(spec, work)
+        if ks is None:
             return None
-        return FusedTrainer(self, mod, spec, params, X, y, plan)
+        return FusedTrainer(self, ks, spec, params, X, y, plan)
 
 
 class FusedTrainer:
     """Runs whole epochs in one kernel call; owns theta and the optimiser state."""
 
-    def __init__(self, engine: FastEngine, mod, spec: MLPSpec, params: Params, X, y, plan: EpochPlan):
-        self.mod, self.spec, self.plan = mod, spec, plan
+    def __init__(self, engine: FastEngine, ks: KernelSet, spec: MLPSpec, params: Params, X, y,
+                 plan: EpochPlan):
+        self.ks, self.spec, self.plan = ks, spec, plan
         dt = engine.dtype
         self.theta = pack(spec, params, dt)  # a copy: the caller's params are not modified
         self.kind = OPT_KINDS[plan.optimizer]
@@ -285,9 +256,9 @@ class FusedTrainer:
             mode, pcg = 1, np.zeros((1, 6), np.uint64)
         still = np.array(keep, dtype=np.bool_, copy=True)
         loss, correct = np.empty(K), np.empty(K)
-        run_blocks(self.mod.train_epoch, n_blocks(K, self.theta.dtype), self.theta, self.s1, self.s2,
+        run_blocks(self.ks.train, n_blocks(K, self.theta.dtype), self.theta, self.s1, self.s2,
                    self.X, self.y, perms, pcg, mode, self.B, self.kind, self.hyper, self.t, still,
-                   loss, correct, LANES[self.theta.dtype.name])
+                   loss, correct, *self.ks.extra)
         self.t += self.n_batches
         return loss, correct, still
 
@@ -300,7 +271,7 @@ def _shape_spec(shapes: list[tuple[int, int]]) -> MLPSpec:
 
 
 def _rng_module():
-    return _load_source(model_source((1, 1, 1), [(("z", {}), ("1.0", {}))], "float64", 4))
+    return load_source(model_source((1, 1, 1), [(("z", {}), ("1.0", {}))], "float64", 4), KERNEL_VERSION)
 
 
 class BatchOrders:

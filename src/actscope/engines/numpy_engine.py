@@ -93,6 +93,10 @@ class NumpyEngine:
         """None: the training loop steps this engine's minibatches itself."""
         return None
 
+    def decision(self) -> dict | None:
+        """None: this engine makes no choice of its own."""
+        return None
+
     @staticmethod
     def _loss_from_logits(spec: MLPSpec, logits: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Mean cross-entropy per member, computed stably from the logits."""

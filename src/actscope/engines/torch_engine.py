@@ -156,6 +156,10 @@ class TorchEngine:
         """None: the training loop steps this engine's minibatches itself (on its device)."""
         return None
 
+    def decision(self) -> dict | None:
+        """None: this engine makes no choice of its own."""
+        return None
+
     def _labels(self, y, K: int, n_outputs: int) -> torch.Tensor:
         y = self.asarray(y)
         y = y.to(self.dtype) if n_outputs == 1 else y.long()

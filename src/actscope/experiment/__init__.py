@@ -2,7 +2,8 @@
 run directory.
 
 Modules: ``arms`` (each arm's network, training and engine), ``run`` (`run_experiment`),
-``metrics`` (metrics.json), ``rundir`` (save, load and list run directories).
+``metrics`` (metrics.json), ``rundir`` (claim, save stage by stage, load and list run
+directories), ``runfiles`` (each file of a run directory, written whole, checked when read).
 """
 
 from actscope.experiment.arms import arm_model, arm_train, make_engine

@@ -7,7 +7,9 @@ import numpy as np
 
 from actscope.analysis import probes
 from actscope.analysis.classmetrics import per_member_reports
-from actscope.analysis.stats import CI_NOTE, TEST_NOTE, compare_arms, mean_ci, summarize_arm
+from actscope.analysis.decisions import ALPHA, CORRECTION, TEST_NOTE, min_p, min_pairs
+from actscope.analysis.intervals import CI_NOTE, MIN_SEEDS_INTERVAL
+from actscope.analysis.stats import EQUIVALENCE_MARGIN, compare_arms, mean_ci, summarize_arm
 from actscope.data.generators import Dataset
 from actscope.experiment.rundir import ArmResult, Run
 
@@ -22,7 +24,7 @@ def member_metrics(engine, arm: ArmResult, data: Dataset, points: dict[str, np.n
     test_loss, test_acc = h.last("test/loss"), h.last("test/accuracy")
     std = probes.hidden_std(engine, arm.mlp, params, data.X_test)
     traces = {name: probes.signal_trace(engine, arm.mlp, params, x)[:, 0, :] for name, x in points.items()}
-    has_val = "val/accuracy" in h.values
+    has_val = "val/accuracy" in h
     val_acc = h.last("val/accuracy") if has_val else None
     reports = per_member_reports(engine, arm.mlp, params, data.X_test, data.y_test, data.n_classes)
     final_train = h.last("train/running_loss")
@@ -58,7 +60,7 @@ def compute_metrics(run: Run, engine, points: dict[str, np.ndarray], setup=None)
     arms = {}
     for arm in run.arms.values():
         members = member_metrics(engine, arm, run.dataset, points)
-        summary = {key: mean_ci([m.get(key) if m.get(key) is not None else np.nan for m in members])
+        summary = {key: mean_ci([m.get(key) for m in members], key=key)
                    for key in SUMMARY_METRICS if any(key in m for m in members)}
         if setup is not None:  # the probes of [probes] on the final parameters (probes.py)
             vals = probes.final_probes(engine, arm.mlp, engine.from_numpy(arm.params), arm.history, setup)
@@ -83,6 +85,32 @@ def compute_metrics(run: Run, engine, points: dict[str, np.ndarray], setup=None)
             "baseline": {k: float(v) if np.isfinite(v) else None for k, v in setup.baseline.items()},
             "epochs": [e + 1 for e in run.spec.probes.record_epochs(run.spec.train.epochs)]
             + [run.spec.train.epochs], "true_boundary": setup.true_dist is not None},
-        "statistics": {"ci": CI_NOTE["t"], "paired": TEST_NOTE},
-        "comparisons": compare_arms(arms, label=probes.label),
+        **_comparisons(arms),
     }
+
+
+def statistics(comparisons: list[dict]) -> dict:
+    """The rule behind the summaries and the comparisons, stated for metrics.json and the
+    report: α, correction, test, interval, minimum seeds, and a warning when the seeds are
+    too few for any verdict."""
+    n_tests = len([c for c in comparisons if c.get("p") is not None])
+    seeds = max((c["n"] for c in comparisons), default=0)
+    need = min_pairs(ALPHA)
+    warning = None
+    if comparisons and seeds < need:
+        warning = (f"{seeds} paired seed{'s' if seeds != 1 else ''} cannot give any verdict: the smallest "
+                   f"attainable p is {min_p(seeds):.2g} > α = {ALPHA:g}; "
+                   f"a difference needs at least {need} seeds")
+    elif n_tests > 1 and seeds < min_pairs(ALPHA, n_tests):
+        warning = (f"{seeds} paired seeds cannot pass Holm's correction over {n_tests} tests: its first "
+                   f"step needs p ≤ {ALPHA / n_tests:.2g} and the smallest attainable p is "
+                   f"{min_p(seeds):.2g}, so no difference can be declared; that needs at least "
+                   f"{min_pairs(ALPHA, n_tests)} seeds")
+    return {"ci": CI_NOTE, "paired": TEST_NOTE, "alpha": ALPHA, "correction": CORRECTION,
+            "n_tests": n_tests, "min_seeds_interval": MIN_SEEDS_INTERVAL, "min_seeds_verdict": need,
+            "equivalence_margin": EQUIVALENCE_MARGIN, "warning": warning}
+
+
+def _comparisons(arms: dict) -> dict:
+    comps = compare_arms(arms, label=probes.label)
+    return {"statistics": statistics(comps), "comparisons": comps}

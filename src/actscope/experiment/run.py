@@ -17,12 +17,15 @@ from actscope._util.parallel import arm_workers, run_forked
 from actscope._util.version import __version__
 from actscope.analysis import probes
 from actscope.config import ExperimentSpec, load_spec, register_custom_activations
+from actscope.config.against_data import check_with_data
+from actscope.config.budget import check_budget, data_shape
 from actscope.data.generators import Dataset, load_dataset
 from actscope.errors import InputError
 from actscope.experiment.arms import arm_model, arm_train, make_engine
 from actscope.experiment.metrics import compute_metrics
 from actscope.experiment.rundir import ArmResult, Run
 from actscope.nn.model import MLPSpec
+from actscope.nn.params import finite_members
 from actscope.training import tuning as tune
 from actscope.training.loop import History, fit
 
@@ -40,7 +43,7 @@ class ArmOutcome:
 
 def epoch_loss(hist: History, epoch: int) -> float | None:
     """The mean running training loss of epoch ``epoch`` over the members still finite."""
-    row = hist.values["train/running_loss"][epoch]
+    row = hist.row("train/running_loss", epoch)
     finite = row[np.isfinite(row)]
     return float(finite.mean()) if finite.size else None
 
@@ -92,6 +95,8 @@ def prepare_arms(spec: ExperimentSpec) -> ArmTrainer:
     for arm in spec.arms:
         make_engine(arm_train(spec, arm))
     data = load_dataset(spec.data)
+    check_with_data(spec, data)  # what only the data tells (a CSV's size), before any training
+    check_budget(spec, data_shape(data))
     models = {}
     for i, arm in enumerate(spec.arms):
         try:
@@ -149,14 +154,45 @@ def _metrics(run: Run, trainer: ArmTrainer, outcomes: dict[str, ArmOutcome], wor
         if out.tuning is not None and name in metrics["arms"]:
             metrics["arms"][name]["lr_tuning"] = out.tuning
     metrics["engine"] = {"name": engine.name, "dtype": str(spec.train.dtype),
-                         "device": engine.device}
+                         "device": engine.device, **(engine.decision() or {})}
     metrics["elapsed_s"] = round(time.perf_counter() - started, 3)
     metrics["actscope_version"] = __version__
     return metrics
 
 
+def mark_nonfinite_members(hist: History, params: list) -> None:
+    """A member whose final parameters are not finite is diverged, whatever its last loss
+    said (an update after the last loss can overflow): `nn.params.finite_members` decides."""
+    if hist.diverged is None:
+        return
+    bad = ~finite_members(params) & ~np.asarray(hist.diverged, dtype=bool)
+    if bad.any():
+        hist.diverged = np.asarray(hist.diverged, dtype=bool) | bad
+        last = hist.epochs - 1
+        epoch = hist.diverged_epoch if hist.diverged_epoch is not None else np.full(bad.shape, -1)
+        hist.diverged_epoch = np.where(bad, last, epoch)
+
+
+def measure(run: Run) -> dict:
+    """metrics.json of a Run read back from its trained state (`rundir.load_trained`):
+    what training alone knew (timing, the learning-rate search) is left out, and the file
+    says ``rebuilt``."""
+    spec, started = run.spec, time.perf_counter()
+    engine = make_engine(spec.train)
+    setup = probes.setup_probes(run.dataset, spec.probes, spec.data) if spec.probes.include else None
+    points = probes.resolve_points(spec.probes.points, run.dataset)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # diverged members
+        metrics = compute_metrics(run, engine, points, setup)
+    metrics["engine"] = {"name": engine.name, "dtype": str(spec.train.dtype), "device": engine.device}
+    metrics["actscope_version"] = __version__
+    metrics["elapsed_s"] = round(time.perf_counter() - started, 3)  # the rebuild's own time
+    metrics["rebuilt"] = True
+    return metrics
+
+
 def run_experiment(spec: ExperimentSpec | str | Path, progress=None,
-                   while_training: Callable[[], None] | None = None) -> Run:
+                   while_training: Callable[[], None] | None = None,
+                   on_trained: Callable[[Run], None] | None = None) -> Run:
     """Train every arm of ``spec`` and measure it; returns the Run (not yet saved).
 
     ``progress`` is an optional object with ``start(arm, epochs)`` and ``advance(arm, loss)``.
@@ -165,6 +201,8 @@ def run_experiment(spec: ExperimentSpec | str | Path, progress=None,
     runs once in this process while they do (before training, when they train here).
     On KeyboardInterrupt after at least one arm finished, the finished arms are kept and
     the Run is marked ``interrupted``; with none finished the interrupt propagates.
+    ``on_trained(run)`` runs once the arms are in, before they are measured (the pipeline
+    saves the trained state there, before anything that can fail).
     """
     if not isinstance(spec, ExperimentSpec):
         spec = load_spec(spec)
@@ -176,7 +214,10 @@ def run_experiment(spec: ExperimentSpec | str | Path, progress=None,
     for arm in spec.arms:  # in the spec's order, whichever finished first
         if arm.name in outcomes:
             out = outcomes[arm.name]
+            mark_nonfinite_members(out.history, out.params)
             run.arms[arm.name] = ArmResult(arm.name, trainer.models[arm.name], list(trainer.seeds),
                                            out.params, out.history)
+    if on_trained is not None:
+        on_trained(run)
     run.metrics = _metrics(run, trainer, outcomes, workers, started)
     return run

@@ -1,4 +1,4 @@
-"""Run an experiment end to end: train, save the run directory, write its report.
+"""Run an experiment end to end: claim the run directory, train, save, write its report.
 
 Modules: ``run`` (`run_experiment`, `rewrite_report`), ``report_worker`` (the forked
 process that draws the report while the arms train).

@@ -16,15 +16,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 from markupsafe import Markup
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from actscope.analysis import collapse, probes
 from actscope.engines import NumpyEngine
 from actscope.experiment.rundir import Run
 from actscope.report.html import add_figure, add_section
-from actscope.report.style import MUTED, RC, TEXT, arm_colors
+from actscope.report.layout import outside_legend, panel_grid
+from actscope.report.style import MUTED, RC, TEXT, arm_colors, class_name
 
 _ENGINE = NumpyEngine()
-MAX_MEMBERS = 5
+MAX_MEMBERS = 4  # members drawn per affine arm in the collapse figure
 
 
 
@@ -36,14 +38,11 @@ def _article_grid(X: np.ndarray, step: float = 0.02, pad: float = 1.0, max_side:
     return probes.input_grid(X, step=step, pad=pad, max_side=max_side)
 
 
-def _band(ax, values: np.ndarray, color: str, style: str, label: str) -> None:
-    ep = np.arange(1, values.shape[0] + 1)
-    rows = np.isfinite(values).any(axis=1)
-    ep, values = ep[rows], values[rows]
-    mean = np.nanmean(values, axis=1)
+def _band(ax, hist, key: str, color: str, style: str, label: str) -> None:
+    ep, mean, lo, hi = hist.band(key)  # the evaluated epochs' summaries over members
     ax.plot(ep, mean, style, color=color, lw=2, label=label)
-    if values.shape[1] > 1:
-        ax.fill_between(ep, np.nanmin(values, axis=1), np.nanmax(values, axis=1), color=color, alpha=0.12)
+    if len(hist.seeds) > 1:
+        ax.fill_between(ep, lo, hi, color=color, alpha=0.12)
 
 
 def _draw_boundary(ax, arm, k: int, X: np.ndarray, y: np.ndarray, color: str, n_classes: int,
@@ -66,11 +65,26 @@ def _draw_affine_line(ax, arm, k: int, xlim, ylim) -> None:
     ax.plot(xs, ys, "--", color="black", lw=1.5, label="x·W_eff + b_eff = 0")
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
-    ax.legend(fontsize=8, loc="lower right")
+
+
+def _legend(fig, dataset, y: np.ndarray) -> None:
+    """One legend below the panels: every curve and line drawn, then the classes of the points."""
+    handles, labels = [], []
+    for ax in fig.axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    C = max(dataset.n_classes - 1, 1)
+    for c in np.unique(y):
+        handles.append(Line2D([], [], marker="o", ls="", mec="k", ms=7,
+                              color=plt.get_cmap("RdBu")(c / C)))
+        labels.append(f"test point, {class_name(dataset, c)}")
+    outside_legend(fig, handles, labels, where="bottom")
 
 
 def _has_val(run: Run) -> bool:
-    return any("val/accuracy" in a.history.values for a in run.arms.values())
+    return any("val/accuracy" in a.history for a in run.arms.values())
 
 
 def _collapsible_binary_2d(run: Run, arm) -> bool:
@@ -84,23 +98,21 @@ def activation_comparison_figure(run: Run) -> Figure | None:
     d = run.dataset
     X, y = d.split("test")
     colors = arm_colors(list(run.arms))
-    n = len(run.arms)
     with plt.rc_context(RC):
-        fig, axes = plt.subplots(1, n + 1, figsize=(6 * (n + 1), 5.2), squeeze=False)
-        ax = axes[0, 0]
+        fig, axes = panel_grid(len(run.arms) + 1, run.spec.report.dpi, extra_px=(0, 110))
+        ax = axes[0]
         for name, arm in run.arms.items():
-            h = arm.history.values
+            h = arm.history
             if "train/running_accuracy" in h:
-                _band(ax, h["train/running_accuracy"], colors[name], "-", f"{name} train")
+                _band(ax, h, "train/running_accuracy", colors[name], "-", f"{name} train")
             if "val/accuracy" in h:
-                _band(ax, h["val/accuracy"], colors[name], "--", f"{name} validation")
+                _band(ax, h, "val/accuracy", colors[name], "--", f"{name} validation")
         ax.set_xlabel("Epoch", color=MUTED)
         ax.set_ylabel("Accuracy", color=MUTED)
         n_seeds = len(next(iter(run.arms.values())).seeds)
         ax.set_title("Train and validation accuracy" + (f"\n(mean of {n_seeds} seeds, band: range)"
                                                          if n_seeds > 1 else ""), color=TEXT, fontsize=11)
-        ax.legend(fontsize=9)
-        for ax, (name, arm) in zip(axes[0, 1:], run.arms.items()):
+        for ax, (name, arm) in zip(axes[1:], run.arms.items()):
             ok = arm.finite_members()
             if not d.is_2d or not ok:
                 ax.text(0.5, 0.5, "needs 2-D inputs" if ok else "every member diverged",
@@ -115,7 +127,9 @@ def activation_comparison_figure(run: Run) -> Figure | None:
                          color=colors[name], fontsize=11)
             ax.set_xlabel("x₁", color=MUTED)
             ax.set_ylabel("x₂", color=MUTED)
-        fig.tight_layout()
+        _legend(fig, run.dataset, y)
+        fig.suptitle(f"Accuracy per epoch, and each arm's boundary over the test split ({len(y)} points)",
+                     color=TEXT, fontsize=12)
     return fig
 
 
@@ -126,25 +140,19 @@ def collapse_figure(run: Run) -> Figure | None:
         return None
     X, y = run.dataset.split("test")
     colors = arm_colors(list(run.arms))
-    cols = min(MAX_MEMBERS, max(len(a.finite_members()) for _, a in arms))
+    cells = [(name, arm, k) for name, arm in arms for k in arm.finite_members()[:MAX_MEMBERS]]
     with plt.rc_context(RC):
-        fig, axes = plt.subplots(len(arms), cols, figsize=(4.6 * cols, 4.4 * len(arms)), squeeze=False)
-        for row, (name, arm) in enumerate(arms):
-            ok = arm.finite_members()[:cols]
-            for col in range(cols):
-                ax = axes[row, col]
-                if col >= len(ok):
-                    ax.set_visible(False)
-                    continue
-                k = ok[col]
-                xlim, ylim = _draw_boundary(ax, arm, k, X, y, colors[name], 2, lw=5)
-                _draw_affine_line(ax, arm, k, xlim, ylim)
-                gap = _max_logit_gap(arm, k, X)
-                ax.set_title(f"{name}, seed {arm.seeds[k]}\nmax |logit − affine| = {gap:.1e}",
-                             color=colors[name], fontsize=10)
+        fig, axes = panel_grid(len(cells), run.spec.report.dpi, extra_px=(0, 120))
+        for ax, (name, arm, k) in zip(axes, cells):
+            xlim, ylim = _draw_boundary(ax, arm, k, X, y, colors[name], 2, lw=5)
+            _draw_affine_line(ax, arm, k, xlim, ylim)
+            gap = _max_logit_gap(arm, k, X)
+            ax.set_title(f"{name}, seed {arm.seeds[k]}\nmax |logit − affine| = {gap:.1e}",
+                         color=colors[name], fontsize=10)
+        _legend(fig, run.dataset, y)
         fig.suptitle("Without activations the network is one affine map: its boundary (solid) "
-                     "is the line of the product of its layers (dashed)", fontsize=11, color=TEXT)
-        fig.tight_layout()
+                     f"is the line of the product of its layers (dashed); test split, first "
+                     f"{MAX_MEMBERS} members at most", fontsize=11, color=TEXT)
     return fig
 
 

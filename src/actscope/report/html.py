@@ -93,6 +93,7 @@ Intervals are 95% Student-t intervals over seeds{% if n_seeds < 2 %}
 <h2>Figures</h2>
 {% for fig in figures %}<h3>{{ fig.title }}</h3>
 <img alt="{{ fig.title }}" src="data:image/png;base64,{{ fig.data }}">
+{% if fig.note %}<p class="note">{{ fig.note }}</p>{% endif %}
 {% endfor %}
 {% for note in skipped %}<p class="note">{{ note }}</p>{% endfor %}
 <h2>Configuration</h2><pre>{{ config }}</pre>
@@ -119,7 +120,8 @@ def _rows(run: Run) -> list[dict]:
         rows.append({
             "name": name, "activation": ", ".join(dict.fromkeys(am["activation"])),
             "acc": _fmt(s.get("mean"), pct=True),
-            "ci": "no interval (n < 2)" if ci is None else f"[{100 * ci[0]:.1f}%, {100 * ci[1]:.1f}%]",
+            "ci": (f"[{100 * ci[0]:.1f}%, {100 * ci[1]:.1f}%]" if ci
+                   else s.get("note") or "no interval"),
             "test_loss": _fmt(tl), "train_loss": _fmt(fl),
             "std": " → ".join(f"{v:.2f}" for v in mean_std),
             "diverged": f"{am.get('n_diverged', 0)}/{len(am['members'])}",
@@ -134,18 +136,26 @@ def _all_figures() -> dict[str, tuple[Callable, bool]]:
     return {**FIGURES, **_EXTRA_FIGURES}
 
 
-def _draw_one(task: tuple[str, Path, int]) -> Path | None:
-    """Draw and save one figure of ``_RUN_FOR_WORKERS`` (in this process or a forked one)."""
+def _draw_one(task: tuple[str, Path, int]) -> tuple[Path | None, str | None]:
+    """Draw and save one figure of ``_RUN_FOR_WORKERS`` (in this process or a forked one).
+
+    A figure function returns a Figure, ``(Figure, note)`` (a note shown under it), a
+    string (why it is not drawn: the report says so) or None (it does not apply).
+    Returns (path or None, note or None).
+    """
     name, path, dpi = task
-    fig = _all_figures()[name][0](_RUN_FOR_WORKERS)
+    out = _all_figures()[name][0](_RUN_FOR_WORKERS)
+    fig, note = out if isinstance(out, tuple) else (out, None)
+    if isinstance(fig, str):
+        return None, f"Figure '{name}' not drawn: {fig}"
     if fig is None:
-        return None
+        return None, None
     try:
-        with atomic_path(path) as tmp:  # layouts are tight already: a "tight" bbox would draw twice
+        with atomic_path(path) as tmp:  # constrained or tight layouts: no "tight" bbox needed
             write_figure(fig, tmp, dpi, format="png")
     finally:
         plt.close(fig)
-    return path
+    return path, note
 
 
 def _n_workers(n_tasks: int, workers: int | None) -> int:
@@ -159,8 +169,9 @@ def _n_workers(n_tasks: int, workers: int | None) -> int:
 
 
 def write_figures(run: Run, out_dir: Path, dpi: int = 110,
-                  workers: int | None = None) -> tuple[list[Path], list[str]]:
-    """Save every figure that applies to ``run`` as PNG; returns paths and skip notes.
+                  workers: int | None = None) -> tuple[list[Path], list[str], dict[Path, str]]:
+    """Save every figure that applies to ``run`` as PNG; returns the paths, the notes on
+    figures not drawn (and why), and the notes to show under drawn figures.
 
     Figures are independent, so they are drawn by a pool of forked processes (matplotlib
     rendering is CPU-bound and single-threaded); ``workers=1`` draws them here, in order.
@@ -187,14 +198,16 @@ def write_figures(run: Run, out_dir: Path, dpi: int = 110,
             results = [_draw_one(t) for t in tasks]
     finally:
         _RUN_FOR_WORKERS = None
-    return [p for p in results if p is not None], skipped
+    skipped += [note for p, note in results if p is None and note]
+    notes = {p: note for p, note in results if p is not None and note}
+    return [p for p, _ in results if p is not None], skipped, notes
 
 
 def write_report(run: Run, out_dir: str | Path) -> Path:
     """Write ``figures/*.png`` and ``report.html`` into ``out_dir``; returns the HTML path."""
     out_dir = Path(out_dir)
-    paths, skipped = write_figures(run, out_dir, dpi=run.spec.report.dpi)
-    figures = [{"title": p.stem.replace("_", " ").capitalize(),
+    paths, skipped, notes = write_figures(run, out_dir, dpi=run.spec.report.dpi)
+    figures = [{"title": p.stem.replace("_", " ").capitalize(), "note": notes.get(p),
                 "data": base64.b64encode(p.read_bytes()).decode("ascii")} for p in paths]
     sections = []
     for title, fn in _SECTIONS.items():

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+# Headless by default (reports are drawn in workers and scripts); a backend the user or a
+# notebook already chose (pyplot imported, or an IPython kernel) is left alone.
+if "matplotlib.pyplot" not in sys.modules and "ipykernel" not in sys.modules:
+    matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402  (after the backend is chosen)
 from matplotlib.layout_engine import PlaceHolderLayoutEngine  # noqa: E402
@@ -58,3 +62,16 @@ def write_figure(fig: Figure, path: str | Path, dpi: int, **savefig) -> None:
     if fmt == "png":
         savefig.setdefault("pil_kwargs", {"compress_level": 1})
     fig.savefig(path, dpi=dpi, **savefig)
+
+
+def class_name(dataset, c: int) -> str:
+    """The name the data gives class ``c`` (its number when the data names none)."""
+    names = getattr(dataset, "class_names", None) or []
+    c = int(c)
+    if c < len(names) and str(names[c]) != str(c):
+        return str(names[c])
+    return f"class {c}"
+
+
+def class_color(c: int) -> str:
+    return CLASS_COLORS[int(c) % len(CLASS_COLORS)]

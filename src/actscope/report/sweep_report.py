@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from actscope._util.atomic import atomic_path, atomic_write
 from actscope.analysis import cost
+from actscope.report.layout import grid_shape
 from actscope.report.style import MUTED, RC, arm_colors, write_figure
 
 
@@ -56,7 +57,7 @@ def pareto_figure(analysis: dict) -> Figure | None:
         ax.set_ylabel("test accuracy (mean over seeds)")
         rate = "each configuration at its tuned rate" if analysis["tuned"] else "one rate"
         ax.set_title(f"Accuracy vs inference cost: Pareto front per activation ({rate})", fontsize=10)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # off the data
         fig.tight_layout()
     return fig
 
@@ -71,7 +72,7 @@ def fair_vs_naive_figure(analysis: dict) -> Figure | None:
         return None
     colors = _colors(analysis)
     with plt.rc_context(RC):
-        fig, ax = plt.subplots(figsize=(max(5.5, 1.3 * len(cfgs) + 2), 4.2))
+        fig, ax = plt.subplots(figsize=(min(max(5.5, 1.3 * len(cfgs) + 2), 13.0), 4.2))
         x = np.arange(len(cfgs))
         for j, (name, alpha) in enumerate((("naive", 0.45), ("tuned", 1.0))):
             means = [c[name]["mean"] or 0 for c in cfgs]
@@ -87,13 +88,14 @@ def fair_vs_naive_figure(analysis: dict) -> Figure | None:
         ax.set_ylim(0.4, 1.05)
         ax.set_ylabel("test accuracy (95% CI over seeds)")
         ax.set_title(f"Naive (one shared rate) vs fair (tuned rate), architecture {focus}", fontsize=10)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # off the bars
         fig.tight_layout()
     return fig
 
 
 def accuracy_map_figure(analysis: dict) -> Figure | None:
-    """Depth x width maps of mean test accuracy (tuned), one panel per series."""
+    """Depth x width maps of mean test accuracy (at the tuned rates, or the one rate of a
+    sweep that tuned none), one panel per series, wrapped into a grid of 3 to 4 columns."""
     cfgs = [c for c in analysis["configs"] if c.get("tuned")]
     depths = sorted({c["depth"] for c in cfgs})
     widths = sorted({c["width"] for c in cfgs})
@@ -101,8 +103,11 @@ def accuracy_map_figure(analysis: dict) -> Figure | None:
     if len(depths) < 2 or len(widths) < 2 or not series:
         return None
     with plt.rc_context(RC):
-        fig, axes = plt.subplots(1, len(series), figsize=(2.6 * len(series) + 1, 3.0), squeeze=False)
-        for ax, s in zip(axes[0], series):
+        rows, cols = grid_shape(len(series))
+        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols + 1, 3.0 * rows), squeeze=False)
+        for ax in axes.flat[len(series):]:
+            fig.delaxes(ax)
+        for ax, s in zip(axes.flat, series):
             grid = np.full((len(depths), len(widths)), np.nan)
             for c in cfgs:
                 if c["series"] == s and c["hidden"] == "-".join([str(c["width"])] * c["depth"]):
@@ -117,9 +122,12 @@ def accuracy_map_figure(analysis: dict) -> Figure | None:
             ax.set_xlabel("width")
             ax.set_title(s, fontsize=9)
             ax.grid(False)
-        axes[0][0].set_ylabel("depth")
-        fig.colorbar(im, ax=axes[0].tolist(), shrink=0.85, label="test accuracy")
-        fig.suptitle("Mean test accuracy over seeds at the tuned rate (%)", fontsize=10, y=1.04)
+            ax.set_ylabel("depth")
+        fig.colorbar(im, ax=list(axes.flat[:len(series)]), shrink=0.85, label="test accuracy")
+        fixed = sorted({c["tuned"]["lr"] for c in cfgs})
+        rate = ("at each configuration's tuned rate" if analysis["tuned"] else
+                f"at lr {fixed[0]:g}" if len(fixed) == 1 else "at each configuration's own fixed rate")
+        fig.suptitle(f"Mean test accuracy over seeds {rate} (%)", fontsize=10, y=1.04)
     return fig
 
 
@@ -142,7 +150,7 @@ def lr_figure(analysis: dict) -> Figure | None:
         ax.set_xlabel("learning rate (dashed: the shared rate; circles: chosen)")
         ax.set_ylabel("validation accuracy (mean over seeds)")
         ax.set_title(f"Learning-rate tuning on the validation split, architecture {focus}", fontsize=10)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # off the curves
         fig.tight_layout()
     return fig
 
@@ -215,9 +223,12 @@ def closing_note(analysis: dict) -> list[str]:
             n = o["n_architectures"]
             out.append(f"Over {n} architectures: {ref} minus {act} averages {_pp(o['naive_mean'])} "
                        f"naive, {_pp(o['tuned_mean'])} tuned{s_txt}. {ref} is significantly better "
-                       f"(95% CI above 0) in {o['naive_significant']}/{n} naive and "
+                       f"(Holm-adjusted p ≤ 0.05) in {o['naive_significant']}/{n} naive and "
                        f"{o['tuned_significant']}/{n} tuned; {act} is significantly better in "
                        f"{o.get('naive_reversed', 0)}/{n} naive and {o.get('tuned_reversed', 0)}/{n} tuned.")
+            out += [f"{o[k]['verdict']}." for k in ("naive_test", "tuned_test") if o.get(k)]
+        if g.get("warning"):
+            out.append(f"{g['warning']}.")
     edge = analysis.get("grid_edge") or {}
     hi = {a: e["highest"] for a, e in edge.items() if e["highest"]}
     if hi:
@@ -248,17 +259,22 @@ engine {{ a.engine }}; {{ a.n_rows }} rows in results.parquet / results.csv.
 with the best mean validation accuracy over seeds was chosen per configuration (ties: lower validation
 loss; a diverged seed counts as accuracy 0); test accuracy is reported at that rate. The naive
 comparison uses the one shared rate {{ a.shared_lr }} for everyone.{% endif %}
-Intervals are 95% Student-t over seeds; gaps are paired by seed.</p>
+Intervals of a mean are 95% BCa bootstrap over seeds (they stay within 0-100%); gaps are paired by
+seed: Hodges-Lehmann estimate with the Walsh-average 95% interval of the exact Wilcoxon signed-rank
+test, Holm-corrected across every gap of the sweep (α = 0.05), equivalence by two one-sided tests
+within ±1 pp.</p>
 <h2>Answer</h2><div class="answer">{% for s in note %}<p>{{ s }}</p>{% endfor %}</div>
 <h2>Cheapest network per activation</h2>
 <p class="note">The configuration with the fewest FLOPs per prediction whose test accuracy reaches
 {{ pct(a.target_accuracy) }} in at least {{ pct(a.success_fraction) }} of its seeds.</p>
-<table><tr><th>activation</th><th>tuned: network</th><th>FLOPs</th><th>params</th><th>lr</th>
-<th>mean acc</th><th>naive: network</th><th>FLOPs</th></tr>
+<table><tr><th>activation</th><th>{{ "tuned: network" if a.tuned else "network" }}</th><th>FLOPs</th>
+<th>params</th><th>lr</th><th>mean acc</th>
+{% if a.tuned %}<th>naive: network</th><th>FLOPs</th>{% endif %}</tr>
 {% for s, t in a.cheapest.tuned.items() %}{% set n = a.cheapest.naive.get(s) %}
 <tr><td>{{ s }}</td>{% if t %}<td>{{ t.hidden }}</td><td>{{ t.flops }}</td><td>{{ t.n_params }}</td>
 <td>{{ t.lr }}</td><td>{{ pct(t.mean) }}</td>{% else %}<td colspan="5">none reaches the target</td>{% endif %}
-{% if n %}<td>{{ n.hidden }}</td><td>{{ n.flops }}</td>{% else %}<td colspan="2">none</td>{% endif %}</tr>
+{% if a.tuned %}{% if n %}<td>{{ n.hidden }}</td><td>{{ n.flops }}</td>{% else %}<td colspan="2">none</td>
+{% endif %}{% endif %}</tr>
 {% endfor %}</table>
 {% if gaps %}<h2>Gaps to {{ gaps.reference }}: naive vs fair</h2>
 <p class="note">{{ gaps.reference }} minus the other activation in test accuracy (percentage points), paired
@@ -266,8 +282,8 @@ by seed, at the shared rate (naive) and at each one's tuned rate (fair).</p>
 <table><tr><th>activation</th><th>architecture</th><th>naive gap</th><th>95% CI</th><th>fair gap</th>
 <th>95% CI</th><th>rates (ref / other)</th><th>survives</th></tr>
 {% for r in gaps.per_architecture %}<tr><td>{{ r.activation }}</td><td>{{ r.hidden }}</td>
-<td>{{ pp(r.naive.mean if r.naive else None) }}</td><td>{{ ci(r.naive) }}</td>
-<td>{{ pp(r.tuned.mean if r.tuned else None) }}</td><td>{{ ci(r.tuned) }}</td>
+<td>{{ pp(r.naive.estimate if r.naive else None) }}</td><td>{{ ci(r.naive) }}</td>
+<td>{{ pp(r.tuned.estimate if r.tuned else None) }}</td><td>{{ ci(r.tuned) }}</td>
 <td>{% if r.tuned %}{{ r.tuned.ref_lr }} / {{ r.tuned.other_lr }}{% endif %}</td>
 <td>{{ survival(r.survives) }}</td></tr>{% endfor %}
 </table>{% endif %}
@@ -292,11 +308,14 @@ batch {{ a.latency.batch }})</h3>
 <td>{{ "%.1f" % (1e6 * r.single_latency_s) }} µs</td></tr>
 {% endfor %}</table>{% endif %}
 <h2>Every configuration</h2>
-<table><tr><th>activation</th><th>architecture</th><th>params</th><th>FLOPs</th><th>naive lr</th>
-<th>naive acc</th><th>tuned lr</th><th>tuned acc</th><th>95% CI</th><th>reach target</th></tr>
+<table><tr><th>activation</th><th>architecture</th><th>params</th><th>FLOPs</th>
+{% if a.tuned %}<th>naive lr</th><th>naive acc</th><th>tuned lr</th><th>tuned acc</th>
+{% else %}<th>lr</th><th>acc</th>{% endif %}
+<th>95% CI</th><th>reach target</th></tr>
 {% for c in a.configs %}<tr><td>{{ c.series }}</td><td>{{ c.hidden }}</td><td>{{ c.n_params }}</td>
-<td>{{ c.flops }}</td><td>{{ c.naive.lr if c.naive else "--" }}</td>
-<td>{{ pct(c.naive.mean) if c.naive else "--" }}</td><td>{{ c.tuned.lr }}</td><td>{{ pct(c.tuned.mean) }}</td>
+<td>{{ c.flops }}</td>{% if a.tuned %}<td>{{ c.naive.lr if c.naive else "--" }}</td>
+<td>{{ pct(c.naive.mean) if c.naive else "--" }}</td>{% endif %}<td>{{ c.tuned.lr }}</td>
+<td>{{ pct(c.tuned.mean) }}</td>
 <td>{{ ci(c.tuned, 1) }}</td><td>{{ success(c) }}</td></tr>{% endfor %}</table>
 <h2>Configuration</h2><pre>{{ config }}</pre>
 </body></html>

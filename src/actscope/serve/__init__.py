@@ -1,6 +1,8 @@
 """The interactive playground: ``actscope serve`` (needs the ``actscope[serve]`` extra).
 
-schema.py validates what a browser asks, trainer.py trains the two arms with the library,
-views.py turns their state into what the page draws, session.py keeps per-browser state,
-app.py holds the routes, static/ the page.
+guards.py is what every request passes first (body limit, Host allowlist, cross-site and
+token checks, security headers), body.py parses JSON with limits, schema.py validates what a
+browser asks, trainer.py trains the two arms with the library, views.py turns their state
+into what the page draws, session.py keeps per-browser state, fairness.py shares the
+training workers among sessions, app.py holds the routes, server.py starts it, static/ the page.
 """

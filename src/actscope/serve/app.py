@@ -1,7 +1,9 @@
 """The playground's HTTP routes (FastAPI): sessions, actions, server-sent events, export.
 
-The routes are thin: validation lives in schema.py, state and training in session.py,
-what is drawn in views.py and static/.
+The routes are thin: the safety rules every request passes live in guards.py, bodies are
+parsed with limits in body.py, validation lives in schema.py, state and training in
+session.py, what is drawn in views.py and static/. The API docs (``/docs``, which load
+scripts from a CDN) are off.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import contextlib
 from pathlib import Path
 from typing import Literal
 
-from fastapi import Body, FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -19,6 +21,8 @@ from fastapi.staticfiles import StaticFiles
 from actscope.activations import get_activation, list_activations
 from actscope.errors import InputError
 from actscope.nn import all_init_schemes
+from actscope.serve.body import BodyError, parse_json
+from actscope.serve.guards import Access, Guard
 from actscope.serve.schema import (
     OPTIMIZERS,
     PlaygroundConfig,
@@ -32,7 +36,6 @@ from actscope.serve.session import SessionLimitError, SessionManager, Settings
 
 STATIC = Path(__file__).parent / "static"
 HEARTBEAT_S = 10.0
-MAX_BODY = 16_384  # bytes: a playground config is a few hundred
 
 
 def _options() -> dict:
@@ -44,6 +47,14 @@ def _options() -> dict:
     }
 
 
+async def _body(request: Request):
+    """The request's JSON body, parsed with limits (400 when it is not acceptable JSON)."""
+    try:
+        return parse_json(await request.body())
+    except BodyError as err:
+        raise HTTPException(400, str(err)) from None
+
+
 def _config_from(body) -> PlaygroundConfig:
     if not isinstance(body, dict):
         raise HTTPException(422, f"the request body must be a JSON object, got {type(body).__name__}")
@@ -53,8 +64,9 @@ def _config_from(body) -> PlaygroundConfig:
         raise HTTPException(422, str(err)) from None
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The playground application; ``settings`` sets the server-wide limits."""
+def create_app(settings: Settings | None = None, access: Access | None = None) -> FastAPI:
+    """The playground application; ``settings`` sets the server-wide limits, ``access`` who
+    may reach it (default: loopback Host names, no token)."""
     manager = SessionManager(settings)
 
     @contextlib.asynccontextmanager
@@ -71,9 +83,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             task.cancel()
             manager.close_all()
 
-    app = FastAPI(title="actscope playground", lifespan=lifespan)
+    app = FastAPI(title="actscope playground", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url=None)
     app.state.manager = manager
-    _add_guards(app)
+    app.add_middleware(Guard, access=access or Access())
+    _add_error_handlers(app)
     _add_config_routes(app)
     _add_session_routes(app, manager)
     _add_event_stream(app, manager)
@@ -81,16 +95,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _add_guards(app: FastAPI) -> None:
-    """Refuse large bodies (413) and turn malformed requests into one-line messages."""
-
-    @app.middleware("http")
-    async def _small_bodies(request: Request, call_next):
-        size = request.headers.get("content-length", "0")
-        if not size.isdigit() or int(size) > MAX_BODY:
-            return JSONResponse({"detail": f"request body of {size} bytes refused: at most {MAX_BODY} "
-                                           "bytes are allowed"}, status_code=413)
-        return await call_next(request)
+def _add_error_handlers(app: FastAPI) -> None:
+    """Malformed requests become one-line messages."""
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -114,12 +120,12 @@ def _add_config_routes(app: FastAPI) -> None:
         return _options()
 
     @app.post("/api/validate")
-    async def validate(body: dict = Body(...)):
-        return {"config": _config_from(body).model_dump()}
+    async def validate(request: Request):
+        return {"config": _config_from(await _body(request)).model_dump()}
 
     @app.post("/api/export.toml")
-    async def export_config(body: dict = Body(...)):
-        return _toml_response(_config_from(body))
+    async def export_config(request: Request):
+        return _toml_response(_config_from(await _body(request)))
 
 
 def _add_session_routes(app: FastAPI, manager: SessionManager) -> None:
@@ -129,10 +135,10 @@ def _add_session_routes(app: FastAPI, manager: SessionManager) -> None:
         return _session_or_404(manager, sid)
 
     @app.post("/api/sessions", status_code=201)
-    async def create(body: dict = Body(...)):
-        cfg = _config_from(body)
+    async def create(request: Request):
+        cfg = _config_from(await _body(request))
         try:
-            s = await manager.create(cfg)
+            s = await manager.create(cfg, request.client.host if request.client else "")
         except SessionLimitError as err:
             raise HTTPException(429, str(err)) from None
         return Response(s.payload, media_type="application/json", status_code=201)
@@ -142,10 +148,15 @@ def _add_session_routes(app: FastAPI, manager: SessionManager) -> None:
         return Response(session_or_404(sid).payload, media_type="application/json")
 
     @app.put("/api/sessions/{sid}/config")
-    async def configure(sid: str, body: dict = Body(...)):
+    async def configure(sid: str, request: Request):
         s = session_or_404(sid)
-        await s.configure(_config_from(body))
+        await s.configure(_config_from(await _body(request)))
         return Response(s.payload, media_type="application/json")
+
+    @app.post("/api/sessions/{sid}/heartbeat")
+    async def heartbeat(sid: str):
+        session_or_404(sid)  # finding it renews it
+        return {"session": sid, "ttl_s": manager.settings.ttl_s}
 
     @app.post("/api/sessions/{sid}/{action}")
     async def act(sid: str, action: Literal["play", "pause", "step", "reset"]):
@@ -156,7 +167,7 @@ def _add_session_routes(app: FastAPI, manager: SessionManager) -> None:
     @app.delete("/api/sessions/{sid}")
     async def delete(sid: str):
         if not manager.drop(sid):
-            raise HTTPException(404, f"session {sid!r} not found")
+            raise HTTPException(404, f"session {sid[:40]!r} not found")
         return {"deleted": sid}
 
     @app.get("/api/sessions/{sid}/config.toml")
@@ -165,7 +176,9 @@ def _add_session_routes(app: FastAPI, manager: SessionManager) -> None:
 
 
 def _add_event_stream(app: FastAPI, manager: SessionManager) -> None:
-    """Server-sent events: a session's state whenever it changes, heartbeats in between."""
+    """Server-sent events: a session's state whenever it changes, heartbeats in between.
+
+    Streaming does not renew the session: only the user's requests and the page's heartbeat do."""
 
     @app.get("/api/sessions/{sid}/events")
     async def events(sid: str, request: Request):
@@ -174,11 +187,12 @@ def _add_event_stream(app: FastAPI, manager: SessionManager) -> None:
         async def stream():
             version = -1
             while not await request.is_disconnected():
-                if sid not in manager.sessions:
+                if s.closed:  # expired or deleted
                     yield "event: gone\ndata: {}\n\n"
                     return
-                s.touch()
                 if await s.wait_newer(version, HEARTBEAT_S):
+                    if s.closed:
+                        continue
                     version = s.version
                     yield f"id: {version}\ndata: {s.payload}\n\n"
                 else:
@@ -191,7 +205,7 @@ def _add_event_stream(app: FastAPI, manager: SessionManager) -> None:
 def _session_or_404(manager: SessionManager, sid: str):
     s = manager.get(sid)
     if s is None:
-        raise HTTPException(404, f"session {sid!r} not found (expired or never created)")
+        raise HTTPException(404, f"session {sid[:40]!r} not found (expired or never created)")
     return s
 
 

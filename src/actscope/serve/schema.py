@@ -68,7 +68,8 @@ def _rng(name: str):
 class PlaygroundConfig(BaseModel):
     """Everything that defines one playground session (and nothing else)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: true is not width 1 and "8" is not 8; NaN and infinities are not numbers here
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     dataset: str = "moons"
     noise: Annotated[float, _rng("noise")] = 0.18
@@ -131,7 +132,8 @@ class PlaygroundConfig(BaseModel):
             "model": {"hidden": [self.width] * self.depth, "init": self.init,
                       "activation": self.act_a},
             "train": {"optimizer": self.optimizer, "lr": self.lr, "batch_size": self.batch_size,
-                      "epochs": self.epochs if epochs is None else epochs, "engine": "numpy"},
+                      "epochs": self.epochs if epochs is None else epochs, "engine": "numpy",
+                      "eval_every": 1},  # the live curves show every epoch
             "arms": [{"name": "A-" + self.act_a, "activation": self.act_a},
                      {"name": "B-" + self.act_b, "activation": self.act_b}],
             "seeds": {"start": self.seed, "count": 1},
@@ -158,7 +160,7 @@ def format_errors(errors: list[dict]) -> str:
         return "invalid request"
     e = errors[0]
     loc = [str(p) for p in e.get("loc", ()) if p not in ("body",)]
-    field = ".".join(loc) or "(body)"
+    field = ".".join(loc)[:60] or "(body)"
     msg = str(e.get("msg", "invalid")).removeprefix("Value error, ")
     if e.get("type") == "extra_forbidden":
         return f"unknown field '{field}'; allowed: {', '.join(PlaygroundConfig.model_fields)}"
@@ -168,7 +170,13 @@ def format_errors(errors: list[dict]) -> str:
         return f"the request body must be a JSON object: {msg}"
     if loc == [] or field == "(body)":
         return msg
-    return f"{field} = {e.get('input')!r}: {msg}"
+    return f"{field} = {_shown(e.get('input'))}: {msg}"
+
+
+def _shown(value, limit: int = 60) -> str:
+    """A value as a message shows it, cut to ``limit`` characters: replies never echo large input."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def parse_config(data: dict) -> PlaygroundConfig:

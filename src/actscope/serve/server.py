@@ -9,6 +9,7 @@ import time
 import uvicorn
 
 from actscope.serve.app import create_app
+from actscope.serve.guards import Access
 from actscope.serve.session import Settings
 
 GRACE_S = 2  # open event streams are closed this long after Ctrl+C
@@ -21,6 +22,28 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
+def lan_address() -> str:
+    """This machine's address on its network (what a wildcard bind is reached by); no packet is sent."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks the outgoing interface
+            return s.getsockname()[0]
+        except OSError:
+            return socket.gethostname()
+
+
+def announce(host: str, port: int, access: Access) -> tuple[str, str | None]:
+    """The URL to open (with the token when one is needed) and a warning for a non-loopback bind."""
+    if access.token is None:
+        return f"http://{host}:{port}/", None
+    shown = lan_address() if host in ("0.0.0.0", "::", "") else host
+    shown = f"[{shown}]" if ":" in shown else shown
+    warning = (f"warning: listening on {host}, reachable from other machines: anyone with the URL "
+               "below (it holds a random access token) can train on this machine; plain HTTP, "
+               "so use it on a network you trust")
+    return f"http://{shown}:{port}/?token={access.token}", warning
+
+
 def single_threaded_blas():
     """Limit BLAS to one thread: the server already trains several sessions in threads, and
     multi-threaded BLAS on small matrices only fights over the cores."""
@@ -29,19 +52,23 @@ def single_threaded_blas():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765, settings: Settings | None = None) -> None:
-    """Run the playground until interrupted."""
+def serve(host: str = "127.0.0.1", port: int = 8765, settings: Settings | None = None,
+          access: Access | None = None) -> None:
+    """Run the playground until interrupted (``access``: default, `Access.for_bind` of ``host``)."""
     single_threaded_blas()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning",
+    access = Access.for_bind(host) if access is None else access
+    uvicorn.run(create_app(settings, access), host=host, port=port, log_level="warning",
                 timeout_graceful_shutdown=GRACE_S)
 
 
 class ServerThread:
     """A playground server in a background thread, for tests: ``with ServerThread() as url``."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None, settings: Settings | None = None):
+    def __init__(self, host: str = "127.0.0.1", port: int | None = None, settings: Settings | None = None,
+                 access: Access | None = None):
         self.host, self.port = host, port or free_port(host)
-        config = uvicorn.Config(create_app(settings), host=self.host, port=self.port, log_level="warning",
+        config = uvicorn.Config(create_app(settings, access), host=self.host, port=self.port,
+                                log_level="warning",
                                 timeout_graceful_shutdown=GRACE_S)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

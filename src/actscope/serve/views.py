@@ -88,7 +88,7 @@ def arm_view(tr: PairedTrainer, arm: ArmState, layer: int, grids: dict) -> dict:
         nx, ny, _ = grids["neurons"]
         maps = probes.unit_heatmaps(eng, mlp, params, nx, ny)[layer - 1][0]  # (width, ny, nx)
         a_grid = maps.reshape(maps.shape[0], -1).T
-        health = probes.signal_stats(eng, mlp, params, X_test)
+        health = probes.signal_stats(eng, mlp, params, X_test, dead_on=data.X_train)
     finite = a_grid[np.isfinite(a_grid)]
     # colour range: the 1st to 99th percentile, so a few extreme corners do not wash it out
     lo, hi = (float(v) for v in np.percentile(finite, [1, 99])) if finite.size else (0.0, 1.0)

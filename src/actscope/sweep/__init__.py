@@ -8,11 +8,13 @@ fields (``model.hidden``, ``train.lr``, ``data.noise``, ...) plus the shortcuts
 ``lr_grid`` and the rate is chosen per arm on the validation split (tune.py).
 
 Modules: ``spec`` (the sweep file), ``plan`` (its cells), ``cells`` (running one),
-``executors`` (where cells run), ``tables`` (the results table), ``analysis`` (what the
-table says), ``run`` (`run_sweep` and the sweep directory), ``progress``.
+``executors`` (where cells run), ``ray_cluster`` (connecting to Ray, shipping the code,
+lost tasks), ``tables`` (the results table), ``analysis`` (what the table says), ``run``
+(`run_sweep`, the sweep directory, failed and lost cells), ``progress``.
 """
 
 from actscope.sweep.cells import MEMBER_METRICS, run_cell
+from actscope.sweep.display import read_frame
 from actscope.sweep.executors import EXECUTORS, check_executor, execute
 from actscope.sweep.plan import MAX_CELLS, cell_id, cell_spec, plan_cells
 from actscope.sweep.progress import SweepProgress
@@ -30,6 +32,6 @@ from actscope.sweep.tables import (
 __all__ = [
     "CELL_COLUMNS", "EXECUTORS", "MAX_CELLS", "MEMBER_METRICS", "Sweep", "SweepProgress", "SweepResult",
     "SweepTable", "cell_id", "cell_spec", "check_executor", "default_sweep_dir", "execute",
-    "finish_sweep", "finished_cells", "load_sweep", "parse_sweep", "plan_cells", "read_table",
+    "finish_sweep", "finished_cells", "load_sweep", "parse_sweep", "plan_cells", "read_frame", "read_table",
     "resolved_toml", "run_cell", "run_sweep", "table_rows", "write_csv", "write_parquet",
 ]

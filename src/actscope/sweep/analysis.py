@@ -3,7 +3,10 @@
 A *configuration* is a cell without its learning rate: an arm, an architecture, a dataset.
 Its *naive* result is at the sweep's one shared rate; its *tuned* result is at the rate
 validation chose for it (tune.select_rate). Gaps between activations are paired by seed
-(stats.paired_difference); the cheapest network and the Pareto fronts use tuned results.
+and judged by the rule of ``analysis.decisions`` (exact signed-rank test, Hodges–Lehmann
+interval, Holm across the sweep's gaps, TOST within ±1 pp: "the arms are alike" is a claim
+that must be tested, not read off a small mean); the cheapest network and the Pareto
+fronts use tuned results.
 """
 
 from __future__ import annotations
@@ -12,12 +15,15 @@ from collections import defaultdict
 
 import numpy as np
 
-from actscope.analysis import cost, stats
+from actscope.analysis import cost, decisions, stats
 from actscope.data.generators import load_dataset
 from actscope.nn.model import MLPSpec
 from actscope.training import tuning as tune
 
 ARCH_COLUMNS = ("hidden", "depth", "width")
+EQUIVALENCE_MARGIN = stats.EQUIVALENCE_MARGIN  # ±1 pp of test accuracy: "the arms are alike"
+GAP_FIELDS = ("estimate", "ci95", "p", "p_min", "n", "wins", "direction", "margin", "p_equivalence",
+              "ci_equivalence")
 NOT_KEY = {"cell", "lr", "n_params", "flops", "seed", "diverged", "engine", "elapsed_s", "cpu_s",
            "test_accuracy", "test_loss", "val_accuracy", "val_loss", "train_accuracy",
            "train_loss", "final_train_loss"}
@@ -65,7 +71,7 @@ def configurations(rows: list[dict], tuned: bool, shared_lr: float) -> list[dict
         first = members[0]
         cfg.update({"n_params": first["n_params"], "flops": first["flops"], "seeds": seeds,
                     "rates": rates, "val_accuracy_by_rate": [float(v) for v in acc_mean],
-                    "test_accuracy_by_rate": [stats.mean_ci(col(lr, "test_accuracy"))["mean"]
+                    "test_accuracy_by_rate": [stats.mean_ci(col(lr, "test_accuracy"), method="t")["mean"]
                                               for lr in rates],
                     "series": _series_label(cfg, extra)})
         for name, lr in (("naive", naive_lr), ("tuned", chosen)):
@@ -73,7 +79,7 @@ def configurations(rows: list[dict], tuned: bool, shared_lr: float) -> list[dict
                 cfg[name] = None
                 continue
             test = col(lr, "test_accuracy")
-            s = stats.mean_ci(test)
+            s = stats.mean_ci(test, key="test_accuracy")
             cfg[name] = {"lr": lr, "test": test, "mean": s["mean"], "ci95": s["ci95"],
                          "n_diverged": sum(bool(by_lr[lr][sd]["diverged"]) for sd in by_lr[lr])}
         out.append(cfg)
@@ -87,13 +93,71 @@ def _pair_gap(ref: dict, other: dict, which: str) -> dict | None:
     seeds, va, vb = stats.pair_by_seed(ref["seeds"], a["test"], other["seeds"], b["test"])
     if not seeds:
         return None
-    d = stats.paired_difference(va, vb)
-    return {"mean": d["mean_diff"], "ci95": d["ci95"], "p": d["p"], "n": d["n"],
-            "wins": d["wins"], "ref_lr": a["lr"], "other_lr": b["lr"]}
+    d = stats.paired_difference(va, vb, margin=EQUIVALENCE_MARGIN if which == "tuned" else None)
+    return {"mean": d["mean_diff"], **{k: d[k] for k in GAP_FIELDS}, "ref_lr": a["lr"], "other_lr": b["lr"]}
+
+
+def _across(values: list[float], margin: float | None) -> dict | None:
+    """The rule applied across architectures: each architecture's mean gap is one unit."""
+    if not values:
+        return None
+    d = stats.paired_difference(np.asarray(values), np.zeros(len(values)), margin=margin)
+    return {"mean": d["mean_diff"], **{k: d[k] for k in GAP_FIELDS}}
+
+
+def _overall(per: list[dict]) -> dict:
+    """Per activation: the average gaps, how many architectures each decision took, and the
+    rule applied across architectures (naive and tuned)."""
+    overall = {}
+    for act in dict.fromkeys(p["activation"] for p in per):
+        mine = [p for p in per if p["activation"] == act]
+        entry: dict = {"n_architectures": len(mine)}
+        for which in ("naive", "tuned"):
+            gs = [p[which] for p in mine if p[which] and p[which]["mean"] is not None]
+            entry[f"{which}_mean"] = float(np.mean([g["mean"] for g in gs])) if gs else None
+            for name, dec in (("significant", "greater"), ("reversed", "less"), ("equivalent", "equivalent")):
+                entry[f"{which}_{name}"] = sum(g.get("decision") == dec for g in gs)
+            entry[f"{which}_test"] = _across([g["mean"] for g in gs],
+                                             EQUIVALENCE_MARGIN if which == "tuned" else None)
+        entry["survives"] = _survives({"mean": entry["naive_mean"]}, {"mean": entry["tuned_mean"]})
+        overall[act] = entry
+    return overall
+
+
+def _gap_verdict(g: dict, ref: str, act: str, what: str) -> str:
+    """One line for a gap (ref minus act) under the decision rule."""
+    pp = f"{100 * g['estimate']:+.1f} pp"
+    ci = f" [{100 * g['ci95'][0]:.1f}, {100 * g['ci95'][1]:.1f}]" if g["ci95"] else ""
+    p_txt = f"p = {g['p_adjusted']:.2g} (Holm, {g['n_tests']} tests)"
+    if g["decision"] == "greater":
+        return f"{ref} > {act} {what}: {pp}{ci}, {p_txt}"
+    if g["decision"] == "less":
+        return f"{act} > {ref} {what}: {pp}{ci}, {p_txt}"
+    m = f"±{100 * g['margin']:g} pp" if g["margin"] else ""
+    if g["decision"] == "equivalent":
+        eq = g["ci_equivalence"]
+        return (f"{ref} ≈ {act} {what}: equivalent within {m}: {pp} [{100 * eq[0]:.1f}, {100 * eq[1]:.1f}] "
+                f"(90%), TOST p = {g['p_equivalence_adjusted']:.2g} (Holm, {g['n_equivalence_tests']} tests)")
+    pe = g.get("p_equivalence_adjusted")
+    pe_txt = "" if pe is None else (f"; not shown equivalent within {m} (TOST p = {pe:.2g}, Holm, "
+                                    f"{g['n_equivalence_tests']} tests)")
+    if g["decision"] == "too_few":
+        return (f"{ref} vs {act} {what}: too few units for a verdict: {pp}; {g['n']} can reach "
+                f"p = {g['p_min']:.2g} at best{pe_txt}")
+    holm_txt = ("; the interval excludes 0 before Holm's correction, not after"
+                if g["ci95"] and (g["ci95"][0] > 0 or g["ci95"][1] < 0) else "")
+    return (f"{ref} vs {act} {what}: no detectable difference: {pp}{ci}, {p_txt}; smallest attainable "
+            f"p = {g['p_min']:.2g}{holm_txt}{pe_txt}")
 
 
 def gaps(configs: list[dict], reference: str, focus: str | None) -> dict:
-    """Reference minus each other activation, naive and tuned, per architecture and overall."""
+    """Reference minus each other activation, naive and tuned, per architecture and overall.
+
+    Per architecture, a gap is paired by seed; across architectures, each architecture's
+    mean gap is one unit. Each family (all per-architecture gaps; all overall tests) is
+    judged by the rule of ``analysis.decisions``: Holm-corrected tests, and for the fair
+    (tuned) gaps, where the sweep asks whether the arms are alike, TOST within
+    ``EQUIVALENCE_MARGIN`` (Holm across those)."""
     def arch_key(c):
         return tuple((k, v) for k, v in c.items() if k not in {
             "arm", "activation", "n_params", "flops", "seeds", "rates", "val_accuracy_by_rate",
@@ -108,24 +172,37 @@ def gaps(configs: list[dict], reference: str, focus: str | None) -> dict:
         naive, fair = _pair_gap(r, c, "naive"), _pair_gap(r, c, "tuned")
         per.append({"activation": c["activation"], "hidden": c.get("hidden"), "series": c["series"],
                     "naive": naive, "tuned": fair, "survives": _survives(naive, fair)})
-    overall = {}
-    for act in dict.fromkeys(p["activation"] for p in per):
-        mine = [p for p in per if p["activation"] == act]
-        nm = [p["naive"]["mean"] for p in mine if p["naive"] and p["naive"]["mean"] is not None]
-        tm = [p["tuned"]["mean"] for p in mine if p["tuned"] and p["tuned"]["mean"] is not None]
-        sig_n = sum(1 for p in mine if p["naive"] and p["naive"]["ci95"] and p["naive"]["ci95"][0] > 0)
-        sig_t = sum(1 for p in mine if p["tuned"] and p["tuned"]["ci95"] and p["tuned"]["ci95"][0] > 0)
-        rev_n = sum(1 for p in mine if p["naive"] and p["naive"]["ci95"] and p["naive"]["ci95"][1] < 0)
-        rev_t = sum(1 for p in mine if p["tuned"] and p["tuned"]["ci95"] and p["tuned"]["ci95"][1] < 0)
-        n_mean = float(np.mean(nm)) if nm else None
-        t_mean = float(np.mean(tm)) if tm else None
-        overall[act] = {"n_architectures": len(mine), "naive_mean": n_mean, "tuned_mean": t_mean,
-                        "naive_significant": sig_n, "tuned_significant": sig_t,
-                        "naive_reversed": rev_n, "tuned_reversed": rev_t,
-                        "survives": _survives({"mean": n_mean}, {"mean": t_mean})}
+    decisions.decide([p[w] for p in per for w in ("naive", "tuned") if p[w]])
+    for p in per:
+        for w in ("naive", "tuned"):
+            if p[w]:
+                p[w]["verdict"] = _gap_verdict(p[w], reference, p["activation"], f"{w}, at {p['hidden']}")
+    overall = _overall(per)
+    tests = [(act, w, o[f"{w}_test"]) for act, o in overall.items() for w in ("naive", "tuned")
+             if o[f"{w}_test"]]
+    decisions.decide([t for _, _, t in tests])
+    for act, w, t in tests:
+        n = overall[act]["n_architectures"]
+        t["verdict"] = _gap_verdict(t, reference, act, f"{'naive' if w == 'naive' else 'tuned'}, "
+                                    f"over {n} architectures")
     focus_rows = [p for p in per if focus is not None and p["hidden"] == focus]
     return {"reference": reference, "focus": focus, "per_architecture": per, "focus_rows": focus_rows,
-            "overall": overall}
+            "overall": overall, "equivalence_margin": EQUIVALENCE_MARGIN, "alpha": decisions.ALPHA,
+            "correction": decisions.CORRECTION, "warning": _seeds_warning(per)}
+
+
+def _seeds_warning(per: list[dict]) -> str | None:
+    """Why no per-architecture gap can pass Holm's correction, when the seeds are too few."""
+    gs = [p[w] for p in per for w in ("naive", "tuned") if p[w]]
+    if not gs:
+        return None
+    n, m = max(g["n"] for g in gs), gs[0]["n_tests"]
+    if n >= decisions.min_pairs(decisions.ALPHA, m):
+        return None
+    return (f"{n} paired seeds cannot pass Holm's correction over the {m} per-architecture gaps (its "
+            f"first step needs p ≤ {decisions.ALPHA / m:.2g}; {n} seeds reach {decisions.min_p(n):.2g} "
+            f"at best): per architecture the report gives estimates and intervals, and the verdicts "
+            f"come from the tests across architectures")
 
 
 def _survives(naive: dict | None, fair: dict | None) -> float | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+import traceback
 import warnings
 
 import numpy as np
@@ -23,15 +24,20 @@ MEMBER_METRICS = ("test_accuracy", "test_loss", "val_accuracy", "val_loss", "tra
 def run_cell(payload: dict, progress=None) -> dict:
     """Train one cell (one ensemble over the seeds) and return its per-member results.
 
-    An exception (not an interrupt) is returned as ``{"id", "meta", "error"}`` so that one
-    failing cell does not stop the others.
+    An exception from the cell's own work (not an interrupt) is returned as ``{"id",
+    "meta", "error", "traceback"}`` so that one failing cell does not stop the others (it
+    would fail the same way again: the sweep records it failed); a MemoryError, which
+    depends on the machine rather than the cell, as ``{"id", "meta", "lost"}``.
     """
     try:  # a diverging member is recorded as diverged; its overflow warnings are noise here
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return _run_cell(payload, progress)
-    except Exception as err:  # noqa: BLE001 - reported per cell, retried on restart
-        return {"id": payload["id"], "meta": payload["meta"], "error": f"{type(err).__name__}: {err}"}
+    except MemoryError:
+        return {"id": payload["id"], "meta": payload["meta"], "lost": "MemoryError: out of memory"}
+    except Exception as err:  # noqa: BLE001 - reported per cell, recorded failed
+        return {"id": payload["id"], "meta": payload["meta"], "error": f"{type(err).__name__}: {err}",
+                "traceback": traceback.format_exc(limit=-8)}
 
 
 def _run_cell(payload: dict, progress=None) -> dict:
@@ -49,7 +55,7 @@ def _run_cell(payload: dict, progress=None) -> dict:
             else:
                 split, metric = key.split("_", 1)
                 hk = f"{split}/{metric}"
-                v = float(h.last(hk)[k]) if hk in h.values else None
+                v = float(h.last(hk)[k]) if hk in h else None
             row[key] = None if m["diverged"] or v is None or not math.isfinite(v) else float(v)
         members.append(row)
     return {"id": payload["id"], "meta": payload["meta"], "members": members,

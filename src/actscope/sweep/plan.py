@@ -7,7 +7,8 @@ import itertools
 import json
 
 from actscope.config import ExperimentSpec
-from actscope.errors import InputError
+from actscope.config.budget import enforce, estimate, spec_shape
+from actscope.errors import InputError, shown
 from actscope.sweep.spec import Sweep, cell_spec
 
 MAX_CELLS = 10_000  # larger grids need yes=True (--yes)
@@ -29,7 +30,8 @@ def _scalar(v):
 def plan_cells(sweep: Sweep, yes: bool = False) -> list[dict]:
     """Every cell as a payload ``{"id", "spec", "meta"}``, in grid order.
 
-    Refuses (InputError) a grid of more than MAX_CELLS cells unless ``yes``.
+    Refuses (InputError) a grid of more than MAX_CELLS cells unless ``yes``, and a grid
+    whose largest cell is estimated above the memory limit (`config.budget`).
     """
     n = sweep.n_cells()
     if n > MAX_CELLS and not yes:
@@ -38,16 +40,20 @@ def plan_cells(sweep: Sweep, yes: bool = False) -> list[dict]:
     names = [p for p, _ in sweep.axes]
     arms = [None] if "activation" in names else list(sweep.base.arms)
     lrs = sweep.lr_values or [None]
-    cells = []
+    cells, largest = [], None
     for combo in itertools.product(*(v for _, v in sweep.axes)):
         for arm in arms:
             for lr in lrs:
                 values = dict(zip(names, combo))
                 if lr is not None:
                     values["train.lr"] = lr
-                label = ", ".join(f"{k} = {v!r}" for k, v in values.items())
-                spec = cell_spec(sweep, values, arm or sweep.base.arms[0],
-                                  source=f"{sweep.source}: cell ({label})")
+                label = ", ".join(f"{k} = {shown(v)}" for k, v in values.items())
+                source = f"{sweep.source}: cell ({label})"
+                spec = cell_spec(sweep, values, arm or sweep.base.arms[0], source=source)
+                shape = spec_shape(spec)
+                est = None if shape is None else estimate(spec, shape)
+                if est is not None and (largest is None or est.total > largest[0].total):
+                    largest = (est, source)
                 a = spec.arms[0]
                 act = a.activation if isinstance(a.activation, str) else "/".join(a.activation)
                 hidden = list(spec.model.hidden)
@@ -61,4 +67,6 @@ def plan_cells(sweep: Sweep, yes: bool = False) -> list[dict]:
                 cells.append({"id": cell_id(spec), "spec": spec.model_dump(mode="json", by_alias=True,
                                                                             exclude_none=True),
                               "meta": meta})
+    if largest is not None:
+        enforce(*largest)
     return cells

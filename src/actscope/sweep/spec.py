@@ -3,6 +3,7 @@ values of spec fields. Validated once, whole, before any cell runs."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import tomli_w
-from pydantic import Field, ValidationError
+from pydantic import Field, StrictBool, ValidationError
 
 from actscope.config import (
     ArmSpec,
@@ -25,7 +26,9 @@ from actscope.config import (
     parse_spec,
     resolve_config_path,
 )
-from actscope.errors import InputError
+from actscope.config.specs import SafeName
+from actscope.config.validation import MAX_NAME
+from actscope.errors import InputError, input_error, shown
 
 SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "seeds": SeedsSpec}
 SHORTCUTS = {"activation", "model.depth", "model.width"}
@@ -35,16 +38,16 @@ NOT_SWEEPABLE = {"train.lr_grid", "train.tune_val_size", "seeds.values"}
 class SweepTable(Strict):
     """The ``[sweep]`` table."""
 
-    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.+\-]+$")] = "sweep"
+    name: SafeName = "sweep"  # names the sweep directory and every cell's spec
     description: str = ""
     grid: dict[str, Any] = {}
-    target_accuracy: Annotated[float, Field(gt=0, le=1)] = 0.95
-    success_fraction: Annotated[float, Field(gt=0, le=1)] = 0.9
-    shared_lr: Annotated[float, Field(gt=0)] | None = None  # the naive comparison's rate
+    target_accuracy: Annotated[float, Field(gt=0, le=1, strict=True)] = 0.95
+    success_fraction: Annotated[float, Field(gt=0, le=1, strict=True)] = 0.9
+    shared_lr: Annotated[float, Field(gt=0, strict=True)] | None = None  # the naive comparison's rate
     reference: str | None = None  # the activation gaps are measured against (default relu)
-    focus: list[Annotated[int, Field(gt=0)]] | None = None  # headline architecture
-    latency: bool = True
-    latency_batch: Annotated[int, Field(gt=0)] = 4096
+    focus: list[Annotated[int, Field(gt=0, strict=True)]] | None = None  # headline architecture
+    latency: StrictBool = True
+    latency_batch: Annotated[int, Field(gt=0, strict=True)] = 4096
 
 
 class _SweepFile(Strict):
@@ -83,6 +86,7 @@ class Sweep:
     def to_toml(self) -> str:
         """The sweep as resolved, every default explicit: loading it runs the same cells."""
         base = self.base.model_dump(mode="json", by_alias=True, exclude_none=True)
+        base["name"] = self.name  # every cell's spec carries the sweep's name
         if any(p == "activation" for p, _ in self.axes):
             base.pop("arms")
         return tomli_w.dumps({"sweep": self.table.model_dump(mode="json", exclude_none=True), **base})
@@ -92,6 +96,12 @@ class Sweep:
         if not any(p == "activation" for p, _ in self.axes):
             n *= len(self.base.arms)
         return n * max(1, len(self.lr_values))
+
+    def _repr_html_(self) -> str:
+        """The sweep in a notebook: base settings and grid (`sweep.display`)."""
+        from actscope.sweep.display import sweep_html  # deferred: only notebooks need it
+
+        return sweep_html(self)
 
 
 def _flatten(grid: dict, prefix: str = "") -> list[tuple[str, Any]]:
@@ -109,7 +119,7 @@ def _check_axis(path: str, values, src: str) -> str:
     """The canonical name of a grid axis, or an InputError naming what is wrong."""
     path = "activation" if path == "arms.activation" else path
     if not isinstance(values, list):
-        raise InputError(f"{src}: sweep.grid.{path} = {values!r}: an axis is a list of values")
+        raise input_error(src, f"sweep.grid.{path}", values, "an axis is a list of values")
     if not values:
         raise InputError(f"{src}: sweep.grid.{path} = []: an axis needs at least one value")
     if path in SHORTCUTS:
@@ -124,8 +134,12 @@ def _check_axis(path: str, values, src: str) -> str:
 
 
 def _arm_name(activation) -> str:
+    """A safe arm name for an activation axis value (a long formula: its start and a hash)."""
     text = activation if isinstance(activation, str) else "+".join(map(str, activation))
-    return re.sub(r"[^A-Za-z0-9_.+\-]", "_", text) or "arm"
+    name = re.sub(r"[^A-Za-z0-9_.+\-]", "_", text).lstrip(".") or "arm"
+    if len(name) > MAX_NAME:
+        name = f"{name[:MAX_NAME - 9]}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+    return name
 
 
 def cell_spec(sweep: Sweep, values: dict, arm: ArmSpec, source: str) -> ExperimentSpec:
@@ -165,15 +179,24 @@ def parse_sweep(data: dict, source: str = "sweep") -> Sweep:
     if "sweep" not in data:
         raise InputError(f"{source}: not a sweep config: it has no [sweep] table")
     raw = {"sweep": data.pop("sweep")}
+    if isinstance(raw["sweep"], dict) and "name" in data:  # one name: [sweep] name or the top level
+        if "name" not in raw["sweep"]:
+            raw["sweep"] = {**raw["sweep"], "name": data["name"]}
+        elif raw["sweep"]["name"] != data["name"]:
+            raise input_error(source, "name", data["name"],
+                              f"differs from sweep.name = {shown(raw['sweep']['name'])}; give one name")
+    data["name"] = raw["sweep"].get("name", "sweep") if isinstance(raw["sweep"], dict) else "sweep"
     try:
         table = _SweepFile.model_validate(raw).sweep
     except ValidationError as err:
         raise InputError(format_validation_error(err, source)) from None
     axes: list[tuple[str, list]] = []
+    seen: set[str] = set()  # linear in the number of axes
     for path, values in _flatten(table.grid):
         name = _check_axis(path, values, source)
-        if any(n == name for n, _ in axes):
+        if name in seen:
             raise InputError(f"{source}: sweep.grid.{name}: given twice")
+        seen.add(name)
         axes.append((name, list(values)))
     if not axes:
         raise InputError(f"{source}: sweep.grid is empty: give at least one axis")
@@ -195,7 +218,7 @@ def parse_sweep(data: dict, source: str = "sweep") -> Sweep:
                   raw_probes="probes" in data)
     for name, values in axes:  # each value alone must make a valid spec
         for v in values:
-            cell_spec(sweep, {name: v}, base.arms[0], source=f"{source}: sweep.grid.{name} = {v!r}")
+            cell_spec(sweep, {name: v}, base.arms[0], source=f"{source}: sweep.grid.{name} = {shown(v)}")
     return sweep
 
 

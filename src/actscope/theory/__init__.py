@@ -11,13 +11,18 @@ Every expectation is a Gaussian quadrature over ``Activation.fn`` and ``Activati
 from the registry (`quadrature`): there is no per-activation code here, so activations
 registered later (and user formulas) work unchanged.
 
-Conventions: q* is the fixed point reached from q0 = 1 (inputs of unit mean square); the
-critical σw² is the first crossing of χ₁ = 1 in σw² ∈ [0.01, 1000]; none there raises
+Conventions: every fixed point of the length map is found by a scan of q over 24 decades
+and a bracketed solve in each sign change (`length_fixed_points`: none is skipped); q*, χ₁
+and the phase are those of the lowest stable fixed point (`fixed_point_q` from q0 -> 0; any
+q0 on request), where the critical line is defined, as Hayou et al. 2019 define the edge of
+chaos at a stable fixed point; where the map has other stable fixed points they are listed.
+The critical σw² is the first crossing of χ₁ = 1 in σw² ∈ [0.01, 1000]; none there raises
 NoCriticalPointError (an InputError: one line, exit status 2 on the command line).
 
-Modules: ``checks`` (arguments), ``quadrature`` (Gaussian expectations), ``maps`` (length
-and correlation maps, fixed points, χ), ``critical`` (critical point and line, phase
-diagram), ``propagation`` (prediction against random networks).
+Modules: ``checks`` (arguments), ``quadrature`` (Gaussian expectations), ``length`` (the
+length map and all its fixed points), ``maps`` (correlation map, χ, the state at a point),
+``critical`` (critical point and line, phase diagram), ``propagation`` (prediction against
+random networks).
 """
 
 from actscope.theory.checks import check_variance, resolve_activation
@@ -32,9 +37,17 @@ from actscope.theory.critical import (
     critical_sigma_w2,
     phase_diagram,
 )
+from actscope.theory.length import (
+    Q_CAP,
+    LengthRoot,
+    fixed_point_q,
+    gradient_gain,
+    length_fixed_points,
+    length_map,
+    length_map_slope,
+)
 from actscope.theory.maps import (
     CRITICAL_TOL,
-    Q_CAP,
     FixedPoint,
     chi1,
     chi_c,
@@ -42,9 +55,6 @@ from actscope.theory.maps import (
     correlation_map,
     fixed_point,
     fixed_point_c,
-    fixed_point_q,
-    length_map,
-    length_map_slope,
 )
 from actscope.theory.propagation import (
     PROPAGATION_PURPOSE,
@@ -63,10 +73,12 @@ from actscope.theory.quadrature import (
 
 __all__ = [
     "CRITICAL_TOL", "PROPAGATION_PURPOSE", "Q_CAP", "Q_FLOOR", "SEARCH_SIGMA_W2",
-    "CriticalPoint", "FixedPoint", "NoCriticalPointError", "PhaseDiagram", "Propagation",
+    "CriticalPoint", "FixedPoint", "LengthRoot", "NoCriticalPointError", "PhaseDiagram",
+    "Propagation",
     "bivariate_expectation", "breakpoints", "cached_critical_sigma_w2", "check_variance", "chi1",
     "chi_c", "classify", "correlation_map", "critical_line", "critical_point", "critical_sigma_w2",
-    "fixed_point", "fixed_point_c", "fixed_point_q", "gaussian_expectation", "hermite_expectation",
-    "length_map", "length_map_slope", "measure_layers", "phase_diagram", "predict_layers",
+    "fixed_point", "fixed_point_c", "fixed_point_q", "gaussian_expectation", "gradient_gain",
+    "hermite_expectation", "length_fixed_points", "length_map", "length_map_slope",
+    "measure_layers", "phase_diagram", "predict_layers",
     "propagate", "resolve_activation",
 ]

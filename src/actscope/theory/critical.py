@@ -1,7 +1,14 @@
 """The critical line χ₁ = 1 in the (σw², σb²) plane, and the phase diagram around it.
 
-The critical σw² is the first crossing of χ₁ = 1 in σw² ∈ [0.01, 1000]; none there raises
-NoCriticalPointError (an InputError: one line, exit status 2 on the command line).
+χ₁ is taken at a stable fixed point of the length map (Hayou et al. 2019 define the edge of
+chaos there): the lowest one, continued from the ordered phase at small σw²
+(`fixed_point_q` from q0 -> 0). The critical σw² is the first crossing of χ₁ = 1 in σw² ∈
+[0.01, 1000]. Where that fixed point vanishes (it meets an unstable one: SiLU, GELU, mish
+at small σb²) or the map diverges, χ₁ jumps across 1 there: the transition is
+discontinuous and `CriticalPoint.continuous` is False. Where the map has other stable
+fixed points at the critical σw² (q -> inf included), `CriticalPoint.others` lists them.
+No crossing in the range raises NoCriticalPointError (an InputError: one line, exit
+status 2 on the command line).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from scipy.optimize import brentq
 from actscope.activations import Activation
 from actscope.errors import InputError
 from actscope.theory.checks import check_variance, resolve_activation
+from actscope.theory.length import LengthRoot, fixed_point_q, length_fixed_points
 from actscope.theory.maps import CRITICAL_TOL, chi1
 
 SEARCH_SIGMA_W2 = (0.01, 1000.0)   # where the critical line is searched for
@@ -48,38 +56,48 @@ def _no_critical(act: Activation, sb2: float, f: np.ndarray, grid: np.ndarray):
 
 @dataclass(frozen=True)
 class CriticalPoint:
-    """Where χ₁ crosses 1 at one σb². Where the fixed point reached from q0 changes branch
-    (GELU, SiLU, ...: q* jumps from a finite value to infinity), χ₁ jumps across 1 and
-    ``continuous`` is False: the order-to-chaos transition is discontinuous there."""
+    """Where χ₁, at the lowest stable fixed point q_star, crosses 1 at one σb². Where that
+    fixed point vanishes (GELU, SiLU, ...: it meets an unstable one, and lengths then grow
+    to another attractor), χ₁ jumps across 1 and ``continuous`` is False. ``others``: the
+    other stable fixed points of the length map at this (σw², σb²)."""
 
     activation: str
     sigma_b2: float
     sigma_w2: float
     chi_below: float   # χ₁ just below sigma_w2 (relative 1e-8)
     chi_above: float   # χ₁ just above
+    q_star: float = float("nan")
+    others: tuple[LengthRoot, ...] = ()
 
     @property
     def continuous(self) -> bool:
         return self.chi_above - self.chi_below < CRITICAL_TOL
 
     def note(self) -> str | None:
-        if self.continuous:
-            return None
-        return (f"note: χ₁ jumps from {self.chi_below:.4g} to {self.chi_above:.4g} at this σw² (the "
-                f"length map's fixed point changes branch): the transition is discontinuous and "
-                f"no σw² has χ₁ = 1 exactly")
+        """What a user must know beyond the number: a jump across 1, other stable points."""
+        out = []
+        if not self.continuous:
+            out.append(f"note: χ₁ jumps from {self.chi_below:.4g} to {self.chi_above:.4g} at this "
+                       f"σw²: the lowest stable fixed point of the length map vanishes or loses "
+                       f"its stability here, and the transition is discontinuous")
+        if self.others:
+            out.append("note: the length map has other stable fixed points here: "
+                       + "; ".join(r.describe() for r in self.others)
+                       + " (the critical line is that of the lowest)")
+        return "\n".join(out) or None
 
 
 def critical_point(activation, sigma_b2: float = 0.0,
-                   search: tuple[float, float] = SEARCH_SIGMA_W2, q0: float = 1.0) -> CriticalPoint:
+                   search: tuple[float, float] = SEARCH_SIGMA_W2, q0: float = 0.0) -> CriticalPoint:
     """The σw² at which χ₁ crosses 1 for this σb²: the first crossing from order to chaos
-    on a geometric grid over ``search``, refined with Brent's method.
+    on a geometric grid over ``search``, refined with Brent's method. χ₁ is taken at the
+    fixed point reached from ``q0``: by default the lowest stable one (module docstring).
 
     Raises NoCriticalPointError when χ₁ does not cross 1 in ``search``.
     """
     act = resolve_activation(activation)
     sb2 = check_variance("sigma_b2", sigma_b2)
-    q0 = check_variance("q0", q0, positive=True)
+    q0 = check_variance("q0", q0)
     grid = _search_grid(search)
     idx, f = _first_crossings(act, np.array([sb2]), grid, q0)
     i = int(idx[0])
@@ -88,11 +106,15 @@ def critical_point(activation, sigma_b2: float = 0.0,
     root = float(brentq(lambda s: float(chi1(act, s, sb2, q0)) - 1.0, grid[i], grid[i + 1],
                         xtol=1e-12, rtol=1e-12))
     below, above = chi1(act, np.array([root * (1 - 1e-8), root * (1 + 1e-8)]), sb2, q0)
-    return CriticalPoint(act.name, sb2, root, float(below), float(above))
+    edge = root * (1 - 1e-8)  # on the ordered side, where the fixed point still exists
+    q = float(fixed_point_q(act, edge, sb2, q0))
+    others = tuple(r for r in length_fixed_points(act, edge, sb2)
+                   if r.stable and not (r.q == q or abs(r.q - q) <= 1e-6 * max(q, 1e-12)))
+    return CriticalPoint(act.name, sb2, root, float(below), float(above), q, others)
 
 
 def critical_sigma_w2(activation, sigma_b2: float = 0.0,
-                      search: tuple[float, float] = SEARCH_SIGMA_W2, q0: float = 1.0) -> float:
+                      search: tuple[float, float] = SEARCH_SIGMA_W2, q0: float = 0.0) -> float:
     """The critical σw² (χ₁ = 1, or where it jumps across 1) for this σb²; see `critical_point`."""
     return critical_point(activation, sigma_b2, search, q0).sigma_w2
 
@@ -108,7 +130,7 @@ def _refine(act: Activation, sb2: np.ndarray, a: np.ndarray, b: np.ndarray, q0: 
 
 
 def critical_line(activation, sigma_b2, search: tuple[float, float] = SEARCH_SIGMA_W2,
-                  q0: float = 1.0, rtol: float = 1e-7) -> np.ndarray:
+                  q0: float = 0.0, rtol: float = 1e-7) -> np.ndarray:
     """σw² on the critical line for each σb² (nan where there is none): the search of
     `critical_sigma_w2`, refined by vectorised bisection to relative precision ``rtol``."""
     act = resolve_activation(activation)
@@ -123,7 +145,8 @@ def critical_line(activation, sigma_b2, search: tuple[float, float] = SEARCH_SIG
 
 @dataclass(frozen=True)
 class PhaseDiagram:
-    """log χ₁ over a (σw², σb²) grid, and the critical line through it."""
+    """log χ₁ (at the lowest stable fixed point, as the critical line) over a (σw², σb²)
+    grid, and the critical line through it."""
 
     activation: str
     sigma_w2: np.ndarray          # (n_w,)
@@ -135,7 +158,7 @@ class PhaseDiagram:
 
 
 def phase_diagram(activation, sigma_w2=None, sigma_b2=None, n_w: int = 50, n_b: int = 30,
-                  q0: float = 1.0, include=(), rtol: float = 1e-7) -> PhaseDiagram:
+                  q0: float = 0.0, include=(), rtol: float = 1e-7) -> PhaseDiagram:
     """log χ₁ on a grid, by default σb² in [0, 0.5] (denser near 0) and σw² up to 4 (or 1.5
     times the largest critical σw² there), geometric where that spans over a decade; the
     critical line through each σb² row of the grid, to relative precision ``rtol`` (a

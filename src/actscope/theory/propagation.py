@@ -10,7 +10,8 @@ import numpy as np
 from actscope.errors import InputError
 from actscope.seeding import aux_rng
 from actscope.theory.checks import check_variance, resolve_activation
-from actscope.theory.maps import FixedPoint, fixed_point, length_map
+from actscope.theory.length import length_map
+from actscope.theory.maps import FixedPoint, fixed_point
 from actscope.theory.quadrature import bivariate_expectation, breakpoints
 
 PROPAGATION_PURPOSE = 5  # spawn key of the random streams of `propagate`

@@ -28,6 +28,7 @@ from actscope.seeding import aux_rng, batch_stream
 from actscope.training.gradnorms import add_layer_norms
 from actscope.training.history import History
 from actscope.training.optimizers import apply_updates, make_optimizer, map_members
+from actscope.training.schedule import evaluates
 
 DROPOUT_PURPOSE = 7001  # seeding.aux_rng purpose of the dropout masks
 PARALLEL_ORDERS = 4096  # members from which batch orders are drawn by numba (when installed)
@@ -144,7 +145,7 @@ class Stepper:
             return None
         plan = EpochPlan(optimizer=tr.optimizer, lr=tr.lr, momentum=tr.momentum, betas=tuple(tr.betas),
                          eps=tr.eps, weight_decay=tr.weight_decay, batch_size=tr.batch_size,
-                         shuffle=tr.shuffle, streams=streams)
+                         shuffle=tr.shuffle, streams=streams, epochs=tr.epochs)
         return self.engine.epoch_runner(self.spec, self.params, self.X, self.y, plan)
 
     def _reset_sums(self) -> None:
@@ -237,7 +238,7 @@ class Stepper:
         for i, g in enumerate(norms or []):
             h.record(f"train/batch_grad_norm.L{i + 1}", e, np.where(keep, g, np.nan))
         h.record("train/running_accuracy", e, np.where(keep, correct / self.n, np.nan))
-        if (e + 1) % self.train.eval_every == 0 or e == self.train.epochs - 1:
+        if evaluates(e, self.train.epochs, self.train.eval_every):
             for split, X, y in self.eval_sets:
                 loss_s, acc_s = self.engine.loss_and_accuracy(self.spec, self.params, X, y)
                 h.record(f"{split}/loss", e, np.where(keep, loss_s, np.nan))

@@ -38,6 +38,7 @@ from actscope.analysis.probes.running import (
     wants_batch_gradients,
 )
 from actscope.analysis.probes.signal import (
+    dead_units,
     gradient_norms,
     hidden_std,
     max_derivative,
@@ -50,7 +51,7 @@ from actscope.nn.params import finite_members, layer_grad_norms, member_slice
 
 __all__ = [
     "FLAT", "PROBE_C", "PROBE_NAMES", "REGION_FAMILIES", "TRUE_GRID", "ProbeSetup",
-    "activation_regions", "attach_to_members", "context_correlations", "decision_distance",
+    "activation_regions", "attach_to_members", "context_correlations", "dead_units", "decision_distance",
     "final_probes", "finite_members", "gradient_norms", "hidden_std", "input_grid", "label",
     "layer_grad_norms", "linear_regions", "linearised_distance", "max_derivative", "measure",
     "member_slice", "output_margin", "participation_ratio", "predict_grid", "probe_accuracy",

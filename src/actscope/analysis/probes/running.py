@@ -59,6 +59,7 @@ class ProbeSetup:
     y_fit: np.ndarray
     include: tuple[str, ...] = PROBE_NAMES
     threshold: float = 0.01
+    X_dead: np.ndarray | None = None  # every training point: dead units are judged there
     xx: np.ndarray | None = None
     yy: np.ndarray | None = None
     true_dist: np.ndarray | None = None
@@ -94,7 +95,7 @@ def _setup(data: Dataset, spec: ProbesSpec | None, data_spec) -> ProbeSetup:
     X, y = _cap(*data.split(spec.split), spec.max_points)
     Xf, yf = _cap(data.X_train, data.y_train, spec.max_points)
     setup = ProbeSetup(split=spec.split, X=X, y=y, X_fit=Xf, y_fit=yf,
-                       include=tuple(spec.include), threshold=spec.saturation)
+                       include=tuple(spec.include), threshold=spec.saturation, X_dead=data.X_train)
     if data.is_2d and {"context", "regions"} & set(spec.include):
         X_all = np.vstack([data.split(s)[0] for s in data.splits])
         setup.xx, setup.yy = grid_over(X_all, spec.grid)
@@ -125,9 +126,11 @@ def _measure(engine, spec: MLPSpec, params: Params, setup: ProbeSetup) -> dict[s
     inc, s, out = setup.include, setup.split, {}
     L = spec.depth
     if "signal" in inc:
-        for q, arr in signal_stats(engine, spec, params, setup.X, setup.threshold).items():
+        stats = signal_stats(engine, spec, params, setup.X, setup.threshold, dead_on=setup.X_dead)
+        for q, arr in stats.items():
+            split = "train" if q == "dead" else s  # dead: on the training split, where gradients flow
             for i in range(L):
-                out[f"{s}/signal.{q}.L{i + 1}"] = arr[:, i]
+                out[f"{split}/signal.{q}.L{i + 1}"] = arr[:, i]
     if "gradients" in inc:
         g = gradient_norms(engine, spec, params, setup.X_fit, setup.y_fit)
         for i in range(L + 1):
@@ -159,7 +162,8 @@ def _measure(engine, spec: MLPSpec, params: Params, setup: ProbeSetup) -> dict[s
 _QUANTITY = {
     "signal.z_abs_mean": "mean |z|", "signal.z_abs_std": "std |z|", "signal.a_abs_mean": "mean |a|",
     "signal.a_abs_std": "std |a|", "signal.saturated": "saturated fraction",
-    "signal.dead": "dead units", "grad_norm": "gradient norm", "batch_grad_norm": "minibatch gradient norm",
+    "signal.dead": "dead units (train split)", "grad_norm": "gradient norm",
+    "batch_grad_norm": "minibatch gradient norm",
     "context.rho_norm": "ρ(distance to boundary, ‖h‖)",
     "context.rho_norm_true": "ρ(distance to true boundary, ‖h‖)",
     "context.rho_logit": "ρ(distance to boundary, |logit|)",
@@ -198,7 +202,7 @@ def final_probes(engine, spec: MLPSpec, params: Params, hist, setup: ProbeSetup)
     for key, v in vals.items():
         hist.record(key, last, v)
     out = {key.split("/", 1)[1]: v for key, v in vals.items()}
-    for key in hist.values:
+    for key in hist.keys():
         if key.startswith("train/batch_grad_norm."):
             out[key.split("/", 1)[1]] = hist.last(key)
     setup.seconds += time.perf_counter() - t0

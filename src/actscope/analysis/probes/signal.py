@@ -49,20 +49,46 @@ def max_derivative(act: str | Activation) -> float:
     return _MAX_DERIVATIVE[act.name]
 
 
+def _low_derivative(act: Activation, z: np.ndarray, threshold: float) -> np.ndarray:
+    """Where |f'(z)| is below ``threshold`` x its maximum (a unit that passes no gradient)."""
+    with np.errstate(all="ignore"):
+        return np.abs(np.asarray(act.grad(z), dtype=np.float64)) < threshold * max_derivative(act)
+
+
+def dead_units(engine, spec: MLPSpec, params: Params, X: np.ndarray,
+               threshold: float = 0.01) -> list[np.ndarray]:
+    """Per hidden layer, (K, width) booleans: the units whose derivative is below
+    ``threshold`` x its maximum on every point of ``X``, so that no gradient reaches their
+    incoming weights from these points. Judge them on the training split: that is where
+    gradients flow (a unit silent on a few test points may still be learning). Layers that
+    are not piecewise linear are all False (their units saturate, they do not die)."""
+    out = engine.forward(spec, params, X, record=True)
+    res = []
+    for z, act in zip(out.z, spec.activations):
+        z = as_numpy(z)
+        if act.family != "piecewise-linear":
+            res.append(np.zeros((z.shape[0], z.shape[-1]), dtype=bool))
+            continue
+        res.append(_low_derivative(act, z, threshold).all(axis=1))
+    return res
+
+
 def signal_stats(engine, spec: MLPSpec, params: Params, X: np.ndarray,
-                 threshold: float = 0.01) -> dict[str, np.ndarray]:
+                 threshold: float = 0.01, dead_on: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Signal propagation over the points ``X``; every entry is (K, L).
 
     ``z_abs_mean``, ``z_abs_std``, ``a_abs_mean``, ``a_abs_std``: mean and std of |z| and
     |a| over points and units. ``saturated`` (when a layer's family is saturating): the
     fraction of (point, unit) pairs whose derivative is below ``threshold`` x its maximum.
-    ``dead`` (piecewise-linear): the fraction of units below that on every point.
-    Layers of another family get NaN; a key no layer has is left out.
+    ``dead`` (piecewise-linear): the fraction of units below that on every point of
+    ``dead_on`` (the training split, where gradients flow; ``X`` when not given, see
+    `dead_units`). Layers of another family get NaN; a key no layer has is left out.
     """
     out = engine.forward(spec, params, X, record=True)
+    dead = dead_units(engine, spec, params, X if dead_on is None else dead_on, threshold)
     res: dict[str, list] = {k: [] for k in ("z_abs_mean", "z_abs_std", "a_abs_mean", "a_abs_std",
                                             "saturated", "dead")}
-    for z, a, act in zip(out.z, out.a, spec.activations):
+    for z, a, act, d in zip(out.z, out.a, spec.activations, dead):
         z, a = as_numpy(z), as_numpy(a)
         K = z.shape[0]
         az, aa = np.abs(z).reshape(K, -1), np.abs(a).reshape(K, -1)
@@ -71,12 +97,10 @@ def signal_stats(engine, spec: MLPSpec, params: Params, X: np.ndarray,
         res["a_abs_mean"].append(aa.mean(1))
         res["a_abs_std"].append(aa.std(1))
         nan = np.full(K, np.nan)
-        low = None
-        if act.family in ("saturating", "piecewise-linear"):
-            with np.errstate(all="ignore"):
-                low = np.abs(np.asarray(act.grad(z), dtype=np.float64)) < threshold * max_derivative(act)
-        res["saturated"].append(low.reshape(K, -1).mean(1) if act.family == "saturating" else nan)
-        res["dead"].append(low.all(axis=1).mean(-1) if act.family == "piecewise-linear" else nan)
+        saturating = act.family == "saturating"
+        res["saturated"].append(_low_derivative(act, z, threshold).reshape(K, -1).mean(1)
+                                if saturating else nan)
+        res["dead"].append(d.mean(-1) if act.family == "piecewise-linear" else nan)
     families = {act.family for act in spec.activations}
     if "saturating" not in families:
         del res["saturated"]

@@ -28,7 +28,7 @@ from actscope.engines.codegen.lowering import lower
 from actscope.engines.codegen.numba_pcg import PCG_SOURCE
 from actscope.engines.codegen.numba_prelude import prelude
 
-KERNEL_VERSION = 3
+KERNEL_VERSION = 4
 
 # scalar-language functions -> the kernel's: vector math where written, else numba's math
 _FUNCS = {"exp": "vexp", "log": "vlog", "log1p": "vlog1p", "tanh": "vtanh", "sigmoid": "vsigmoid",
@@ -61,9 +61,10 @@ class _Rewrite(ast.NodeTransformer):
         raise UnsupportedActivation("attribute")
 
 
-def scalar_expr(src: str, params: dict, z: str, a: str = "") -> str:
-    """``src`` with ``z``/``a`` renamed, constants typed DT and functions vectorisable."""
-    names = {"z": z, **({"a": a} if a else {})}
+def scalar_expr(src: str, params: dict, z: str, a: str = "", renames: dict | None = None) -> str:
+    """``src`` with ``z``/``a`` renamed, constants typed DT and functions vectorisable;
+    ``renames`` maps further names (run-time activation parameters) to kernel names."""
+    names = {"z": z, **({"a": a} if a else {}), **(renames or {})}
     return ast.unparse(_Rewrite(names, dict(params)).visit(lower(src)))
 
 

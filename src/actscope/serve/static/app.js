@@ -10,12 +10,14 @@ const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253
 
 const page = { options: null, defaults: null, sid: null, latest: null, events: null, seq: 0, chain: Promise.resolve() };
 const form = $("#controls");
+form.addEventListener("submit", (e) => e.preventDefault());  // no inline handler: the CSP forbids them
 
 // ---------------------------------------------------------------------------------------
 // talking to the server
 
 async function api(method, path, body) {
   const init = { method, headers: {} };
+  if (body === undefined && (method === "POST" || method === "PUT")) body = {};  // the server wants JSON
   if (body !== undefined) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -427,6 +429,11 @@ async function main() {
     catch (e) { window.prompt("Copy this link:", location.href); }
     setTimeout(() => { btn.textContent = "Copy link"; }, 1500);
   });
+  // the session lives while the page is looked at: an open event stream alone does not keep it
+  setInterval(() => {
+    if (page.sid && document.visibilityState === "visible")
+      api("POST", `/api/sessions/${page.sid}/heartbeat`).catch(() => {});
+  }, 60000);
   window.addEventListener("pagehide", () => {
     if (page.sid) fetch(`/api/sessions/${page.sid}`, { method: "DELETE", keepalive: true });
   });
