@@ -7,7 +7,7 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 # The CPU build of torch is pinned: a bare `torch` range would pull a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint typecheck bench docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,7 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 # everything the test suite exercises: dev tools and the optional extras
 $(VENV)/.full: pyproject.toml $(VENV)/.core
 	$(PIP) install $(TORCH_PIN)
-	$(PIP) install -e '.[dev,torch,fast,sweep,ray,serve,notebook,export,mlflow]'
+	$(PIP) install -e '.[dev,torch,fast,sweep,ray,serve,notebook,export,mlflow,docs]'
 	touch $@
 
 demo: $(VENV)/.core
@@ -40,9 +40,17 @@ test: $(VENV)/.full $(VENV)/.browser
 lint: $(VENV)/.full
 	$(BIN)/ruff check src tests benchmarks
 
+# mypy on src/ ([tool.mypy] in pyproject.toml: numpy's own stubs, no blanket ignores)
+typecheck: $(VENV)/.full
+	$(BIN)/mypy
+
+# the documentation site into site/ (warnings are errors; builds offline)
+docs: $(VENV)/.full
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 bench: $(VENV)/.full
 	$(BIN)/python benchmarks/bench_reproduce.py
 	$(BIN)/python benchmarks/bench_ensemble.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs site .pytest_cache

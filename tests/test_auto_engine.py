@@ -68,6 +68,22 @@ def test_fast_wins_a_large_job_even_when_it_must_compile():
     assert "1000 members x 800 epochs" in why
 
 
+@pytest.mark.parametrize("width", [32, 64])
+def test_numpy_wins_a_sweep_cell_of_wide_layers_even_with_the_kernels_loaded(width):
+    # 10 members x 800 epochs at widths 32-64 (the inference-cost sweep's wide cells): BLAS
+    # makes NumPy's matrix products cheaper per MAC than the generic kernels' lanes
+    w = _work(10, 800, sizes=(2, width, width, 1), dtype="float64")
+    est, _ = decide(w, {"generic": True, "specialised": False}, numba_loaded=True, allow_numpy=True,
+                    loaded=("generic",))
+    assert est.engine == "numpy"
+    # and the kernels' share of the work shrinks as layers narrow (where they win)
+    def ratio(wd):
+        c = _work(10, 800, sizes=(2, wd, wd, 1), dtype="float64")
+        return kernel_estimate(c, "generic", True, True, loaded=True).total_s / numpy_estimate(c).total_s
+
+    assert ratio(8) < ratio(width) and ratio(width) > 1 / MARGIN
+
+
 def test_compile_seconds_count_only_where_not_cached():
     w = _work(100, 50)
     cold = kernel_estimate(w, "specialised", compiled=False, numba_loaded=True)

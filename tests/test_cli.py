@@ -143,3 +143,37 @@ def test_report_command_redraws_a_run(in_tmp):
     assert (run_dir / "report.html").is_file() and (run_dir / "figures" / "loss_curves.png").is_file()
     bad = CliRunner().invoke(main, ["report", str(in_tmp)])
     assert bad.exit_code == 2
+
+
+def _readme_command_block() -> str:
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text.split("## The command line\n", 1)[1]
+    return section.split("```\n", 2)[1]
+
+
+def test_the_readme_command_block_lists_every_command_and_option():
+    block = _readme_command_block()
+    commands = [*main.commands, *(f"theory {c}" for c in main.commands["theory"].commands),
+                *(f"playground {c}" for c in main.commands["playground"].commands)]
+    assert [c for c in commands if f"actscope {c}" not in block and f"| actscope {c}" not in block] == []
+    for option in ("--rng", "--quiet", "--set", "--json", "--seeds", "--engine", "--out", "--mlflow"):
+        assert option in block, option
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_the_documented_completion_works(shell):
+    """README's completion line names the variable Click reads; the script it gives completes."""
+    import os
+
+    assert "_ACTSCOPE_COMPLETE=bash_source actscope" in (Path(__file__).resolve().parents[1]
+                                                         / "README.md").read_text()
+    exe = Path(sys.executable).parent / "actscope"
+    if not exe.is_file():
+        pytest.skip("the actscope console script is not installed next to this Python")
+    env = {**os.environ, "_ACTSCOPE_COMPLETE": f"{shell}_source"}
+    script = subprocess.run([str(exe)], env=env, capture_output=True, text=True, timeout=60).stdout
+    assert "_ACTSCOPE_COMPLETE" in script
+    env = {**os.environ, "_ACTSCOPE_COMPLETE": "bash_complete", "COMP_WORDS": "actscope theory cr",
+           "COMP_CWORD": "2"}
+    out = subprocess.run([str(exe)], env=env, capture_output=True, text=True, timeout=60).stdout
+    assert out.split() == ["plain,critical"]

@@ -24,6 +24,15 @@ def test_import_actscope_loads_no_scientific_stack_until_a_name_needs_it():
     assert loaded == "" and after == "False"  # MLPSpec needs SciPy, not scikit-learn
 
 
+def test_the_command_line_loads_no_scientific_stack_to_parse():
+    """`actscope --help` and argument parsing load only click: each command imports its
+    work when it runs (the CLI parses and calls)."""
+    code = ("import sys, actscope.cli; heavy = ('numpy', 'sklearn', 'scipy', 'matplotlib', 'pydantic');"
+            "print(*[m for m in heavy if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
 def test_every_exported_name_resolves():
     for name in actscope.__all__:
         assert getattr(actscope, name) is not None, name

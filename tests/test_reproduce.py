@@ -80,3 +80,35 @@ def test_reproduce_command_writes_the_run_directory(tmp_path):
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 5 and "<script src" not in html
     assert "96.0%" in html and "79.0%" in html
+
+
+def test_report_figures_keep_savefigs_bytes_with_one_draw():
+    """write_figure lays a constrained figure out itself and draws it once (speed, issue 19):
+    the PNG is byte for byte what matplotlib's own savefig writes after its extra draw."""
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from actscope.report.layout import outside_legend, panel_grid
+    from actscope.report.style import write_figure
+
+    def figure():
+        fig, axes = panel_grid(3, 90)
+        for i, ax in enumerate(axes):
+            ax.plot([0, 1, 2], [i, 2 * i, i * i], label=f"arm {i}")
+            mesh = ax.pcolormesh(np.arange(16.0).reshape(4, 4) * (i + 1))
+            fig.colorbar(mesh, ax=ax, label="value")
+            ax.set_title(f"panel {i}")
+        outside_legend(fig, where="bottom")
+        fig.suptitle("a constrained layout with colourbars and a legend outside")
+        return fig
+
+    ours, theirs = io.BytesIO(), io.BytesIO()
+    fig = figure()
+    write_figure(fig, ours, 90, format="png")
+    assert fig.get_layout_engine() is None  # laid out once, here: savefig drew it once
+    plt.close(fig)
+    fig = figure()
+    fig.savefig(theirs, dpi=90, format="png", pil_kwargs={"compress_level": 1})
+    plt.close(fig)
+    assert ours.getvalue() == theirs.getvalue()

@@ -16,7 +16,8 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
+from typing import cast
 
 from actscope._util.cores import env_workers, usable_cores
 
@@ -71,7 +72,9 @@ def run_forked(names: list[str], job: Job, workers: int, on_message: Callable[[s
     """
     ctx = mp.get_context("fork")
     pending = list(names)
-    running: dict = {}  # receiving end of a job's pipe -> (name, process)
+    # receiving end of a job's pipe -> (name, process)
+    # the receiving end of a job's pipe -> (name, process)
+    running: dict[Connection, tuple[str, mp.context.ForkProcess]] = {}
     try:
         while pending or running:
             while pending and len(running) < workers:
@@ -82,9 +85,10 @@ def run_forked(names: list[str], job: Job, workers: int, on_message: Callable[[s
                 send.close()
                 running[recv] = (name, proc)
             if idle is not None:
-                idle, todo = None, idle
+                todo, idle = idle, None
                 todo()
-            for conn in wait(list(running)):
+            for ready in wait(list(running)):
+                conn = cast(Connection, ready)
                 name, proc = running[conn]
                 try:
                     kind, value = conn.recv()
@@ -99,7 +103,7 @@ def run_forked(names: list[str], job: Job, workers: int, on_message: Callable[[s
                 conn.close()
                 proc.join()
                 if kind == "error":
-                    raise value
+                    raise cast(BaseException, value)
                 results[name] = value
     finally:
         for conn, (_, proc) in running.items():

@@ -42,7 +42,8 @@ class FolderLock:
     """A held lock on ``folder/.lock`` (the pid of this process inside)."""
 
     def __init__(self, folder: Path, fd: int) -> None:
-        self.folder, self._fd = folder, fd
+        self.folder = folder
+        self._fd: int | None = fd
 
     @property
     def path(self) -> Path:
@@ -109,7 +110,7 @@ def remove_stale(parent: str | Path) -> list[Path]:
     """Remove the hidden ``.tmp`` folders of ``parent`` named as a run's (`STALE_NAME`) that
     no live process holds (left by a process killed while writing); returns them. A
     lock-less folder younger than a minute is kept: its writer may be about to lock it."""
-    parent, removed = Path(parent), []
+    parent, removed = Path(parent), list[Path]()
     try:
         entries = list(parent.iterdir())
     except OSError:

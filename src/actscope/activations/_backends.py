@@ -13,6 +13,7 @@ import functools
 import operator
 from collections import Counter
 from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 
@@ -22,7 +23,7 @@ _ARITH = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
           ast.Div: operator.truediv, ast.Pow: operator.pow}
 _CMP = {ast.Gt: operator.gt, ast.Lt: operator.lt, ast.GtE: operator.ge, ast.LtE: operator.le,
         ast.Eq: operator.eq, ast.NotEq: operator.ne}
-Node = Callable[[dict], object]  # env {"z": ..., "a": ..., memo...} -> value
+Node = Callable[[dict], Any]  # env {"z": ..., "a": ..., memo...} -> value
 
 
 class _Backend:
@@ -111,7 +112,7 @@ def _build(node: ast.expr, b: _Backend, params: dict, shared: dict[int, str]) ->
             return sub[1] if _compile(node.test, _numpy(), params, shared)({}) else sub[2]
         return _select(node, b, sub)
     if isinstance(node, ast.Call):
-        f = b.funcs[node.func.id]
+        f = b.funcs[cast(ast.Name, node.func).id]
         if len(sub) == 1:
             (x,) = sub
             return lambda env: f(x(env))

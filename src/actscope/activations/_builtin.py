@@ -9,7 +9,9 @@ derived ones).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 from scipy.special import expit
@@ -41,7 +43,7 @@ def _torch_sigmoid_grad(z):
 # Hand-tuned array forms of the activations a small network evaluates most: one fused call
 # each (the compiled expression tree costs a few microseconds per call more, which is most
 # of a minibatch step at width 8). The derived forms stay the definition: tests compare.
-_FAST = {
+_FAST: dict[str, tuple[tuple[Callable, Callable], tuple[Callable, Callable]]] = {
     "identity": ((lambda z: z, np.ones_like),
                  (lambda z: z, lambda z: _torch().ones_like(z))),
     "sigmoid": ((expit, _sigmoid_grad),
@@ -93,7 +95,7 @@ BUILTINS = tuple(replace(d, numpy=_FAST[d.name][0], torch=_FAST[d.name][1]) if d
 def register_builtins() -> None:
     """Register every row of ``BUILTINS`` (each is built when first looked up)."""
     for d in BUILTINS:
-        register_lazy(d.name, lambda d=d: build(d))
+        register_lazy(d.name, partial(build, d))
 
 
 __all__ = ["BUILTINS", "register_builtins"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import copy
+from typing import TypeGuard, cast
 
 from actscope.activations._expr import (
     FUNCTIONS,
@@ -56,7 +57,7 @@ def _d(node: ast.expr) -> ast.expr:
     if isinstance(node, ast.Call):
         args = node.args
         parts = [mul(substitute(template(p), dict(zip("uvw", args))), _d(x))
-                 for p, x in zip(FUNCTIONS[node.func.id].partials, args)]
+                 for p, x in zip(FUNCTIONS[cast(ast.Name, node.func).id].partials, args)]
         out = parts[0]
         for p in parts[1:]:
             out = add(out, p)
@@ -98,7 +99,7 @@ def _both(x, y):
     return (a, b) if a is not None and b is not None else None
 
 
-def _is_neg(x) -> bool:
+def _is_neg(x: ast.expr) -> TypeGuard[ast.UnaryOp]:
     return isinstance(x, ast.UnaryOp) and isinstance(x.op, ast.USub) and number(x) is None
 
 

@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 from scipy.special import erf, erfc, expit, ndtr
@@ -34,7 +35,7 @@ class Fn:
     its partial derivatives as expressions in its arguments ``u`` (``v``, ``w``)."""
 
     numpy: Callable
-    torch: Callable[[object], Callable]
+    torch: Callable[[Any], Callable]
     partials: tuple[str, ...]
 
 
@@ -152,7 +153,8 @@ def names_in(node: ast.AST) -> set[str]:
 
 def number(node: ast.AST) -> float | None:
     """The value of a literal number (also ``-c``), else None."""
-    if isinstance(node, ast.Constant) and not isinstance(node.value, bool):
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float) \
+            and not isinstance(node.value, bool):
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         inner = number(node.operand)
@@ -170,7 +172,7 @@ def call(name: str, *args: ast.expr) -> ast.Call:
     return ast.Call(ast.Name(name, ast.Load()), list(args), [])
 
 
-def substitute(node: ast.AST, values: dict[str, ast.AST]) -> ast.AST:
+def substitute(node: ast.expr, values: dict[str, ast.expr]) -> ast.expr:
     """A copy of ``node`` with the variables in ``values`` replaced by (copies of) trees."""
     class _Sub(ast.NodeTransformer):
         def visit_Call(self, n):
@@ -183,7 +185,7 @@ def substitute(node: ast.AST, values: dict[str, ast.AST]) -> ast.AST:
     return _Sub().visit(copy.deepcopy(node))
 
 
-def replace(node: ast.AST, target: ast.AST, by: ast.AST) -> ast.AST:
+def replace(node: ast.Expression, target: ast.expr, by: ast.expr) -> ast.Expression:
     """A copy of ``node`` with every subtree equal to ``target`` replaced by ``by``."""
     want = key(target)
 

@@ -43,7 +43,9 @@ def get_activation(name: str | Activation | dict) -> Activation:
         act = inline_activation(key)
     elif "(" in key:
         base, values = _parse_call(key)
-        act = lookup(canonical_name(base, values)) or family_of(base).make(**values)
+        fam = family_of(base)
+        assert fam is not None  # _parse_call accepts only a family's name
+        act = lookup(canonical_name(base, values)) or fam.make(**values)
     else:
         raise UnknownActivationError(
             f"unknown activation {name!r}; known: {', '.join(list_activations())}"

@@ -90,6 +90,7 @@ def _sum(e: sympy.Add, x) -> ast.expr:
             out = neg(node) if minus else node
         else:
             out = sub(out, node) if minus else add(out, node)
+    assert out is not None  # a sum has two terms or more
     return out
 
 

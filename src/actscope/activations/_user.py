@@ -126,7 +126,8 @@ def _from_torch(name: str, tfn: Callable | None) -> tuple[Callable, Callable, Ca
         import torch
     except ImportError:
         raise InputError(f"register_activation {name!r}: a torch activation needs PyTorch: "
-                         "pip install 'actscope[torch]'") from None
+                         "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu, "
+                         "then pip install 'actscope[torch]'") from None
 
     def tgrad(z):
         with torch.enable_grad():

@@ -288,8 +288,8 @@ def register_formula(name: str, text: str, family: str | None = None,
     key = (text, family, gain)
     if is_builtin(name):
         raise InputError(f"activations.{name}: {name!r} is a built-in activation; choose another name")
-    if _USER_FORMULAS.get(name) == key and lookup(name) is not None:
-        return lookup(name)
+    if _USER_FORMULAS.get(name) == key and (known := lookup(name)) is not None:
+        return known
     act = formula_activation(name, text, family, gain)
     _USER_FORMULAS[name] = key
     return register_user(act)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Any
 
 import numpy as np
 
@@ -122,7 +123,7 @@ def signed_rank(d, alpha: float = ALPHA, margin: float | None = None) -> dict:
     """
     d = np.asarray(d, dtype=np.float64)
     n = int(d.size)
-    out = {"n": n, "estimate": None, "ci95": None, "p": None, "p_min": min_p(n),
+    out: dict[str, Any] = {"n": n, "estimate": None, "ci95": None, "p": None, "p_min": min_p(n),
            "exact": n <= EXACT_MAX_N, "direction": 0, "margin": margin, "p_equivalence": None,
            "ci_equivalence": None}
     if n == 0:

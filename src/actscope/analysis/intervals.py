@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -152,7 +153,7 @@ def mean_ci(values, level: float = LEVEL, method: str = "auto", key: str | None 
     method = interval_method(key) if method == "auto" else method
     v, n_excluded = finite_values(values)
     n = int(v.size)
-    out = {"mean": None, "std": None, "ci95": None, "n": n, "n_excluded": n_excluded,
+    out: dict[str, Any] = {"mean": None, "std": None, "ci95": None, "n": n, "n_excluded": n_excluded,
            "method": method, "note": None}
     if n == 0:
         out["note"] = "no finite value" + (f" ({n_excluded} left out)" if n_excluded else "")

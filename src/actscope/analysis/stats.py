@@ -26,7 +26,7 @@ __all__ = ["ALPHA", "CI_METHODS", "CI_NOTE", "EQUIVALENCE_MARGIN", "MIN_SEEDS_IN
 EQUIVALENCE_MARGIN = 0.01  # ±1 percentage point, for metrics that are fractions
 
 
-def spearman(x, y, axis: int = -1) -> np.ndarray:
+def spearman(x, y, axis: int = -1) -> np.ndarray | float:
     """Spearman rank correlation of ``x`` and ``y`` along ``axis`` (ties get average ranks).
 
     Broadcasts like NumPy; NaN where either side is constant or has non-finite values.

@@ -10,26 +10,14 @@ import click
 
 from actscope.cli.group import main
 from actscope.cli.interop import MLFLOW_HELP, log_to_mlflow, open_tracking
+from actscope.cli.logs import quieter
+from actscope.cli.options import JSON, MAX_MEMORY, SET
 from actscope.errors import input_error
 
 log = logging.getLogger(__name__)
 
 # The library loads inside each command (pydantic, NumPy, SciPy...), so that
 # `actscope --help` loads click alone.
-
-
-MAX_MEMORY = click.option(
-    "--max-memory", metavar="SIZE",
-    help="Refuse a run whose estimated peak memory is above SIZE (8G, 512M, ...) "
-         "[default: half the available memory; env ACTSCOPE_MAX_MEMORY].")
-
-
-SET = click.option(
-    "--set", "sets", multiple=True, metavar="SECTION.FIELD=VALUE",
-    help="Set any spec field before validation (repeatable); VALUE is a TOML literal: "
-         "--set train.lr=0.1 --set model.hidden=[16,16] --set 'arms.0.activation=\"tanh\"'.")
-JSON = click.option("--json", "as_json", is_flag=True,
-                    help="Print one JSON document on stdout (the summary) and nothing else there.")
 
 
 def run_and_print(config, out, seeds, no_report, engine, quiet, rng=None, max_memory=None,
@@ -51,26 +39,28 @@ def run_and_print(config, out, seeds, no_report, engine, quiet, rng=None, max_me
         check_from_spec(spec, source=str(config))  # again with the data's own shape once loaded
         with TrainingProgress(enabled=not quiet) as progress:
             run = run_experiment(spec, out=out, report=False if no_report else None, progress=progress)
-    has_report = (run.path / "report.html").is_file()
-    summary = run_summary(run.metrics, run.path, run.path / "report.html" if has_report else None)
+    path = run.path
+    assert path is not None  # the command line always writes a run directory
+    has_report = (path / "report.html").is_file()
+    summary = run_summary(run.metrics, path, path / "report.html" if has_report else None)
     if run.interrupted:
         log.warning("interrupted: the finished arms were saved")
         if not no_report and spec.report.enabled and not has_report:
-            log.warning("the report was not drawn: `actscope report %s` draws it", run.path)
+            log.warning("the report was not drawn: `actscope report %s` draws it", path)
     if as_json:
         echo_json(summary)
     else:
         for line in run_lines(summary):
             click.echo(line)
         if has_report:
-            click.echo(f"report: {run.path / 'report.html'}")
-        click.echo(str(run.path))
+            click.echo(f"report: {path / 'report.html'}")
+        click.echo(str(path))
     if run.interrupted:
         sys.exit(130)
-    return run.path
+    return path
 
 
-@main.command()
+@main.command(short_help="Run an experiment (a TOML file or a preset).")
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory to write.")
 @click.option("--seeds", type=click.IntRange(min=1),
@@ -87,20 +77,12 @@ def run_and_print(config, out, seeds, no_report, engine, quiet, rng=None, max_me
 @JSON
 def run(config, out, seeds, engine, rng, no_report, quiet, max_memory, mlflow, sets, as_json) -> None:
     """Run the experiment described by CONFIG (a TOML file or a preset name)."""
-    _quiet(quiet)
+    quieter(quiet)
     tracker = open_tracking(mlflow)  # a bad URI or a missing extra: refused before any work
     path = run_and_print(config, out, seeds, no_report, engine, quiet or as_json, rng, max_memory,
                          sets, as_json)
     if tracker is not None:
         log_to_mlflow(tracker, path)
-
-
-def _quiet(quiet: bool) -> None:
-    """A command's --quiet: warnings only on stderr, as the top-level one."""
-    if quiet:
-        from actscope.cli.logs import quieter
-
-        quieter(logging.WARNING)
 
 
 def _presets_help() -> str:
@@ -124,7 +106,7 @@ class _ReproduceCommand(click.Command):
             formatter.write_text(f"Presets: {_presets_help()}.")
 
 
-@main.command(cls=_ReproduceCommand)
+@main.command(cls=_ReproduceCommand, short_help="Reproduce a reference article (a preset).")
 @click.argument("preset", type=str)
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory to write.")
 @click.option("--seeds", type=click.IntRange(min=1), help="Number of seeds per arm.")
@@ -136,7 +118,7 @@ def reproduce(preset, out, seeds, quiet, max_memory, sets, as_json) -> None:
     """Reproduce a reference article: PRESET is one of the built-in presets."""
     from actscope.config import PRESETS_DIR, list_presets  # deferred: pydantic
 
-    _quiet(quiet)
+    quieter(quiet)
 
     if preset in list_presets("sweep"):
         raise input_error(None, "PRESET", preset, f"a sweep: run it with `actscope sweep {preset}`")
@@ -147,7 +129,7 @@ def reproduce(preset, out, seeds, quiet, max_memory, sets, as_json) -> None:
                   max_memory=max_memory, sets=sets, as_json=as_json)
 
 
-@main.command()
+@main.command(short_help="Reproduce sigmoid-vs-relu; print its report.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Run directory to write.")
 @MAX_MEMORY
 def demo(out, max_memory) -> None:
@@ -157,10 +139,15 @@ def demo(out, max_memory) -> None:
     run_and_print(PRESETS_DIR / "sigmoid-vs-relu.toml", out, None, False, None, False, max_memory=max_memory)
 
 
-@main.command()
+@main.command(short_help="Redraw the report of a run or a sweep folder.")
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 def report(run_dir) -> None:
-    """Redraw the figures and report.html of RUN_DIR."""
+    """Redraw the figures and report.html of RUN_DIR (a run directory or a sweep folder)."""
+    if (Path(run_dir) / "sweep.toml").is_file():  # a sweep folder: its own report
+        from actscope.cli.sweeps import redraw_sweep  # deferred: matplotlib
+
+        click.echo(str(redraw_sweep(Path(run_dir))))
+        return
     from actscope.pipeline import rewrite_report  # deferred: the whole library
 
     click.echo(str(rewrite_report(run_dir)))  # a damaged run directory: one line, exit 2

@@ -3,6 +3,7 @@ program) and ``track`` (a run directory logged to MLflow)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -10,6 +11,8 @@ import click
 
 from actscope.cli.group import fail, main
 from actscope.errors import InputError, shorten
+
+log = logging.getLogger(__name__)
 
 MLFLOW_HELP = ("Log the run to MLflow at URI (sqlite:///mlflow.db, http://host:5000, ...); "
                "without a URI, $MLFLOW_TRACKING_URI. Needs the extra 'mlflow'.")
@@ -49,11 +52,11 @@ def log_to_mlflow(mlflow_client, run_dir: Path, experiment: str | None = None) -
     except Exception as err:  # noqa: BLE001 - the store's own failures: the run is kept
         fail(f"{run_dir}: logging to MLflow failed ({type(err).__name__}: {shorten(str(err), 200)}); "
              f"the run is kept; `actscope track {run_dir} --mlflow URI` logs it again", 1)
-    click.echo(f"mlflow: run {rid} at {mlflow_client.tracking_uri}", err=True)
+    log.info("mlflow: run %s at %s", rid, mlflow_client.tracking_uri)
     return rid
 
 
-@main.command("export")
+@main.command("export", short_help="Export one trained network (ONNX or torch).")
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--arm", type=str, help="The arm to export (may be left out when the run has one).")
 @click.option("--member", type=click.IntRange(min=0), default=0, show_default=True,
@@ -78,12 +81,12 @@ def export_command(run_dir, arm, member, fmt, out, dtype) -> None:
         path, err = export(run_dir, arm, member, fmt, out, dtype)
     except MissingExtraError as e:
         raise InputError(f"--format = {fmt!r}: {e}") from None
-    click.echo(f"largest difference from actscope's probabilities on the test split: {err:.2g} "
-               f"(tolerance {TOLERANCE[dtype or ('float32' if fmt == 'onnx' else 'float64')]:g})", err=True)
+    log.info(f"largest difference from actscope's probabilities on the test split: {err:.2g} "
+             f"(tolerance {TOLERANCE[dtype or ('float32' if fmt == 'onnx' else 'float64')]:g})")
     click.echo(str(path))
 
 
-@main.command("track")
+@main.command("track", short_help="Log a run directory to MLflow.")
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--mlflow", "uri", metavar="URI", default="", help=MLFLOW_HELP)
 @click.option("--experiment", type=str, help="MLflow experiment [default: the spec's name].")

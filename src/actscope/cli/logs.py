@@ -33,25 +33,19 @@ def level_for(verbose: int = 0, quiet: bool = False) -> int:
 
 def configure(level: int = logging.INFO) -> logging.Logger:
     """Install the command line's one stderr handler on the ``actscope`` logger (replacing
-    one installed before) and set its level; messages print as they are, warnings prefixed."""
+    one installed before) and set its level; messages print as they are."""
     logger = logging.getLogger(LOGGER)
     for h in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
         logger.removeHandler(h)
     handler = _StderrHandler()
-    handler.setFormatter(_Format())
+    handler.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(handler)
     logger.setLevel(level)
-    logger.propagate = False  # the message once, whatever the root logger holds
     return logger
 
 
-def quieter(level: int) -> None:
-    """Raise the ``actscope`` logger's level to at least ``level`` (a command's --quiet)."""
-    logger = logging.getLogger(LOGGER)
-    logger.setLevel(max(logger.level, level))
-
-
-class _Format(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        text = record.getMessage()
-        return f"warning: {text}" if record.levelno >= logging.WARNING else text
+def quieter(quiet: bool) -> None:
+    """A command's ``--quiet``: warnings and errors only, as the top-level ``--quiet``."""
+    if quiet:
+        logger = logging.getLogger(LOGGER)
+        logger.setLevel(max(logger.level, logging.WARNING))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from actscope.cli.group import main
 from actscope.errors import InputError
 
 
-@main.command()
+@main.command(short_help="Start the playground in the browser.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind (localhost only by default).")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535),
@@ -30,6 +32,6 @@ def serve(host, port, allow_hosts, max_per_client) -> None:
     access = Access.for_bind(host, tuple(allow_hosts))
     url, warning = announce(host, port, access)
     if warning:
-        click.echo(warning, err=True)
+        logging.getLogger(__name__).warning(warning)
     click.echo(f"actscope playground on {url}  (Ctrl+C to stop)")
     run_server(host=host, port=port, settings=Settings(max_per_client=max_per_client), access=access)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 
 class TrainingProgress:
@@ -24,7 +24,7 @@ class TrainingProgress:
             auto_refresh=False,  # no refresh thread: arms may train in forked processes
         )
         self._shown = 0.0
-        self._tasks: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
 
     def __enter__(self):
         self._progress.__enter__()

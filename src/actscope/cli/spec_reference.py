@@ -40,6 +40,7 @@ MEANINGS: dict[str, str] = {
     ".data": "the `[data]` table", ".model": "the `[model]` table", ".train": "the `[train]` table",
     ".arms": "the `[[arms]]`: at least one; each is one ensemble", ".seeds": "the `[seeds]` table",
     ".probes": "the `[probes]` table", ".report": "the `[report]` table",
+    ".sweep": "a sweep file's `[sweep]` table: its settings and its `[sweep.grid]`",
     "activations.NAME.formula": "the activation as a formula in `x` (a bare string is the formula alone)",
     "activations.NAME.family": "piecewise-linear, saturating, smooth or linear",
     "activations.NAME.gain": "the init gain (none: 1/√E[f(z)²], z ~ N(0, 1))",

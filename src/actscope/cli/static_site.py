@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from actscope.cli.group import main
@@ -48,5 +50,5 @@ def build(out, seeds, formulas, n_samples, noise, test_fraction, data_seed) -> N
                                     data_seed=data_seed).items() if v is not None}
     opts = BuildOptions(seeds=parse_seeds(seeds, MAX_SEEDS), formulas=tuple(formulas), **data)
     path = build_site(out, opts)
-    click.echo(f"open {path / 'index.html'} in a browser (no server needed)", err=True)
+    logging.getLogger(__name__).info("open %s in a browser (no server needed)", path / "index.html")
     click.echo(str(path))

@@ -7,7 +7,8 @@ registries, and validation has no side effects: a spec's own formula activations
 the activation registry only when a run starts (`register_custom_activations`).
 
 Modules: ``specs`` (the models), ``registries`` (the name checks), ``loading`` (TOML,
-paths, overrides, messages), ``presets`` (the built-in files), ``tuning`` (lr = "tune").
+paths, overrides, messages), ``presets`` (the built-in files), ``tuning`` (lr = "tune"),
+``overrides`` (``--set section.field=value`` applied before validation).
 """
 
 from actscope.config.loading import (

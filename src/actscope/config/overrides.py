@@ -12,6 +12,7 @@ refused with one line listing the fields that are there.
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 import types
 import typing
@@ -54,6 +55,18 @@ def _models_in(annotation) -> tuple[type[BaseModel] | None, bool]:
     return None, False
 
 
+def _is_table(annotation) -> bool:
+    """Whether a field takes a table of any keys (a dict), possibly optional."""
+    origin = typing.get_origin(annotation)
+    if origin is dict or annotation is dict:
+        return True
+    if origin is typing.Annotated:
+        return _is_table(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_table(a) for a in typing.get_args(annotation))
+    return False
+
+
 def _keys(model: type[BaseModel]) -> dict[str, Any]:
     """The keys a table of ``model`` takes (aliases where set) -> the field's annotation."""
     return {(f.alias or name): f.annotation for name, f in model.model_fields.items()}
@@ -67,7 +80,11 @@ def _check(path: list[str], text: str, keys: Mapping[str, Any], done: list[str])
         raise InputError(f"--set = {shown(text)}: {where} has no field {part!r}; "
                          f"it has: {', '.join(sorted(keys))}")
     model, is_list = _models_in(keys[part])
-    if model is None or not rest:  # a plain value, a dict or a list of values: set as given
+    if model is None and rest and not _is_table(keys[part]):
+        name = ".".join([*done, part])
+        raise InputError(f"--set = {shown(text)}: {name} is a value, not a table: set it whole "
+                         f"({name}=...)")
+    if model is None or not rest:  # a plain value, a table of any keys or a list: set as given
         return
     if is_list:
         if not rest[0].isdigit():
@@ -136,14 +153,27 @@ def apply_sets(data: dict[str, Any], sets: Iterable[str],
     return out
 
 
+def _as_loc(path: list[str]) -> str:
+    """``["arms", "1", "activation"]`` -> ``arms[1].activation``, as validation messages write it."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if part.isdigit() else ("." if out else "") + part
+    return out
+
+
 def name_the_set(err: InputError, source: str, sets: Iterable[str]) -> InputError:
-    """A validation error about a field a ``--set`` gave, re-worded to name that ``--set``
-    (``--set = 'train.lr=-1': train.lr = -1: ...``); other errors as they are."""
+    """A validation error about a field a ``--set`` gave (or a field within it, or the table
+    holding it), re-worded to name that ``--set``: ``--set = 'train.lr=-1': train.lr = -1: ...``;
+    other errors as they are."""
     line = str(err)
+    if not line.startswith(f"{source}: "):
+        return err
+    rest = line[len(source) + 2:]
+    field = re.split(r"[ :]", rest, maxsplit=1)[0]
     for text in reversed(list(sets)):
-        field = text.partition("=")[0].strip()
-        if line.startswith(f"{source}: {field} ") or line.startswith(f"{source}: {field}:"):
-            return InputError(f"--set = {shown(text)}: {line[len(source) + 2:]}")
+        loc = _as_loc(text.partition("=")[0].strip().split("."))
+        if field == loc or field.startswith((f"{loc}.", f"{loc}[")) or loc.startswith(f"{field}."):
+            return InputError(f"--set = {shown(text)}: {rest}")
     return err
 
 

@@ -54,9 +54,10 @@ class Strict(BaseModel):
 
 
 # fields that only one dataset uses: field -> (dataset, default)
-DATA_FIELDS = {"factor": ("circles", 0.5), "turns": ("spiral", 1.5), "centers": ("blobs", 3),
-               "cells": ("checkerboard", 4), "path": ("csv", None), "label": ("csv", "label"),
-               "features": ("csv", []), "drop": ("csv", []), "delimiter": ("csv", "auto")}
+DATA_FIELDS: dict[str, tuple[str, object]] = {
+    "factor": ("circles", 0.5), "turns": ("spiral", 1.5), "centers": ("blobs", 3),
+    "cells": ("checkerboard", 4), "path": ("csv", None), "label": ("csv", "label"),
+    "features": ("csv", []), "drop": ("csv", []), "delimiter": ("csv", "auto")}
 
 
 class DataSpec(Strict):

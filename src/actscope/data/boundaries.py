@@ -104,7 +104,8 @@ def register_true_score(name: str, fn: Callable) -> None:
 
 def true_score(data_spec, dataset) -> Score | None:
     """The generator's Bayes score on standardised inputs, or None where it is not known."""
-    fn = _TRUE_SCORES.get(getattr(data_spec, "name", None))
+    name = getattr(data_spec, "name", None)
+    fn = _TRUE_SCORES.get(name) if isinstance(name, str) else None
     return None if fn is None or data_spec is None else fn(data_spec, dataset)
 
 
@@ -172,7 +173,9 @@ def _curves_score(name: str) -> Callable:
     def raw(spec) -> Score:
         sizes = class_sizes(name, spec)
         priors = [n / sum(sizes) for n in sizes]
-        return arcs_bayes_score(class_curves(name, spec), priors, spec.noise)
+        curves = class_curves(name, spec)
+        assert curves is not None  # registered only for generators with curves
+        return arcs_bayes_score(curves, priors, spec.noise)
 
     return raw
 

@@ -136,7 +136,7 @@ def select_columns(header: list[str], label: str, features: Sequence[str] | None
     return cols
 
 
-def _locate(chunk: list[list[str]], lines: list[int], names: list[str], source: str) -> InputError:
+def _locate(chunk: Sequence[Sequence[str]], lines: list[int], names: list[str], source: str) -> InputError:
     """The one-line error for the first bad cell of a chunk that failed to convert."""
     for row, line in zip(chunk, lines):
         for cell, name in zip(row, names):
@@ -167,7 +167,7 @@ def _decimal_comma(text: str) -> bool:
     return "," in text
 
 
-def _convert(chunk: list[list[str]], lines: list[int], names: list[str], source: str) -> np.ndarray:
+def _convert(chunk: Sequence[Sequence[str]], lines: list[int], names: list[str], source: str) -> np.ndarray:
     """A chunk of feature strings as a float64 array; the first bad cell as InputError."""
     try:
         X = np.array(chunk, dtype=np.float64).reshape(len(chunk), len(names))

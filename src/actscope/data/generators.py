@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -30,7 +30,9 @@ class DataSpecLike(Protocol):
     test_size: float
     val_size: float
     split_seed: int
-    standardize: str
+
+    @property
+    def standardize(self) -> str: ...  # read-only: a spec may narrow it to its literals
 
 
 @dataclass
@@ -91,7 +93,7 @@ def _moons(spec: DataSpecLike):
     return X, y, ["x1", "x2"], ["0", "1"]
 
 
-def class_curves(name: str, spec: DataSpecLike) -> list[np.ndarray] | None:
+def class_curves(name: str, spec: Any) -> list[np.ndarray] | None:
     """The noiseless points each class of generator ``name`` is drawn around, one (T, 2)
     array per class, from the very function the generator calls: for moons and circles
     the points scikit-learn places before adding its noise (n // 2 on class 0's curve,
@@ -127,7 +129,7 @@ def _xy(spec: DataSpecLike) -> np.random.Generator:
     return np.random.default_rng(spec.random_state)
 
 
-def _circles(spec: DataSpecLike):
+def _circles(spec: Any):  # Any: a generator also reads its own fields (factor here)
     from sklearn.datasets import make_circles
 
     X, y = make_circles(n_samples=spec.n_samples, noise=spec.noise, factor=spec.factor,
@@ -150,7 +152,7 @@ def spiral_arm(t: np.ndarray, turns: float, c: int) -> np.ndarray:
     return np.c_[t * np.cos(angle), t * np.sin(angle)]
 
 
-def _spiral(spec: DataSpecLike):
+def _spiral(spec: Any):  # reads turns
     """Two interleaved arms of ``turns`` turns each (the second is the first rotated by pi)."""
     rng = _xy(spec)
     n1 = spec.n_samples // 2
@@ -166,7 +168,7 @@ def _spiral(spec: DataSpecLike):
     return X[order], y[order], ["x1", "x2"], ["spiral 0", "spiral 1"]
 
 
-def _blobs(spec: DataSpecLike):
+def _blobs(spec: Any):  # reads centers
     """``centers`` Gaussian blobs with centres on a circle of radius 1, std = noise."""
     rng = _xy(spec)
     k = spec.centers
@@ -178,7 +180,7 @@ def _blobs(spec: DataSpecLike):
     return X, y, ["x1", "x2"], [str(c) for c in range(k)]
 
 
-def _checkerboard(spec: DataSpecLike):
+def _checkerboard(spec: Any):  # reads cells
     """Uniform on [0, cells)^2, the class of a point is the colour of its square."""
     rng = _xy(spec)
     X = rng.uniform(0.0, spec.cells, size=(spec.n_samples, 2))
@@ -196,7 +198,7 @@ def _sklearn(loader: str):
     return load
 
 
-def _csv(spec: DataSpecLike):
+def _csv(spec: Any):  # reads path, label, ...
     return load_csv(spec.path, label=spec.label, features=getattr(spec, "features", None),
                     drop=getattr(spec, "drop", None), delimiter=getattr(spec, "delimiter", None))
 

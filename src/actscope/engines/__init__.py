@@ -27,8 +27,10 @@ def _require_torch(engine: str) -> None:
     try:
         import torch  # noqa: F401
     except ImportError:
-        raise MissingExtraError(f"the {engine} engine needs PyTorch, which is not installed: "
-                                "pip install 'actscope[torch]'") from None
+        how = ("pip install 'actscope[gpu]' (a CUDA build of torch)" if engine == "gpu" else
+               "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu, "
+               "then pip install 'actscope[torch]' (a bare `pip install torch` pulls the CUDA build)")
+        raise MissingExtraError(f"the {engine} engine needs PyTorch, which is not installed: {how}") from None
 
 
 def _load_numpy(**options) -> Engine:

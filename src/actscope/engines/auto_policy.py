@@ -9,8 +9,9 @@ For one arm the estimate is, in seconds, for each way to train it:
 - ``fast/specialised``: the kernels unrolled for this one architecture, faster per
   model-epoch but compiled per architecture (seconds growing with its parameters).
 
-Each kernel's estimate is its compile seconds (0 where ``compiled`` says numba's cache
-has it, a cached load otherwise; importing numba counts where it is not imported yet) plus
+Each kernel's estimate is its compile seconds (0 where this process has compiled or loaded
+it already, as for a sweep's cells after the first; a cached load where ``compiled`` says
+numba's disk cache has it; importing numba counts where it is not imported yet) plus
 ``epochs x blocks of LANES members x n x`` (MACs x seconds per lane-MAC + units x seconds
 per lane-unit), the blocks shared among the threads. The constants
 were measured together on the 2-core AVX2 machine this project is developed on, while
@@ -22,6 +23,7 @@ little optimistic cannot make ``auto`` slower than NumPy.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 # seconds, measured together in one process (NumPy engine against the generic kernels,
@@ -39,6 +41,11 @@ SPECIAL_COMPILE_PARAM = 0.03
 CACHED_LOAD = 0.8         # loading a cached kernel module
 NUMBA_IMPORT = 0.8
 MARGIN = 0.8              # fast only where its estimate is below MARGIN x NumPy's
+# NumPy's matrix products run through BLAS, whose cost per MAC falls as a layer widens; the
+# kernels' does not. A layer wider than BLAS_WIDTH costs NUMPY_MAC x BLAS_WIDTH / width per
+# MAC (measured on the inference-cost sweep's cells: 10 members at widths 32 and 64 train
+# faster on NumPy than on the generic kernels, 1.3x, while 8-wide ones train 2x slower).
+BLAS_WIDTH = 16
 
 
 @dataclass(frozen=True)
@@ -94,12 +101,15 @@ def numpy_estimate(w: Workload) -> Estimate:
     batches = -(-w.n // max(1, w.batch))
     layers = len(w.sizes) - 1
     fixed = w.epochs * batches * (NUMPY_STEP + NUMPY_LAYER * layers)
-    work = w.epochs * w.members * w.n * w.macs * 3 * NUMPY_MAC[w.dtype]
+    macs = sum(a * b * min(1.0, BLAS_WIDTH / max(a, b)) for a, b in zip(w.sizes[:-1], w.sizes[1:]))
+    work = w.epochs * w.members * w.n * macs * 3 * NUMPY_MAC[w.dtype]
     return Estimate("numpy", None, 0.0, fixed + work)
 
 
-def kernel_estimate(w: Workload, kernel: str, compiled: bool, numba_loaded: bool) -> Estimate:
-    """The fast engine's estimate with the ``generic`` or ``specialised`` kernels."""
+def kernel_estimate(w: Workload, kernel: str, compiled: bool, numba_loaded: bool,
+                    loaded: bool = False) -> Estimate:
+    """The fast engine's estimate with the ``generic`` or ``specialised`` kernels
+    (``loaded``: compiled in this process already, so nothing to compile or load)."""
     if kernel == "generic":
         mac, unit, cold = GENERIC_MAC[w.dtype], GENERIC_UNIT[w.dtype], GENERIC_COMPILE
     else:
@@ -109,18 +119,22 @@ def kernel_estimate(w: Workload, kernel: str, compiled: bool, numba_loaded: bool
     per_thread = -(-blocks // max(1, min(w.threads, blocks)))
     work = w.epochs * per_thread * w.lanes * w.n * (3 * w.macs * mac + w.units * unit)
     compile_s = (CACHED_LOAD if compiled else cold) + (0.0 if numba_loaded else NUMBA_IMPORT)
+    if loaded:
+        compile_s = 0.0
     return Estimate("fast", kernel, compile_s, work)
 
 
 def decide(w: Workload, kernels: dict[str, bool], numba_loaded: bool,
-           allow_numpy: bool) -> tuple[Estimate, str]:
+           allow_numpy: bool, loaded: Collection[str] = ()) -> tuple[Estimate, str]:
     """The cheapest way to train ``w`` and why.
 
     ``kernels`` maps each kernel kind that covers the architecture to whether it is
-    compiled already. With ``allow_numpy`` (``engine = "auto"``) NumPy is a candidate and
-    the fast engine must beat it by ``MARGIN``; without it, the cheapest kernel wins.
+    compiled already (``loaded``: the kinds compiled in this process, which cost nothing
+    to use: a sweep's cells after the first). With ``allow_numpy`` (``engine = "auto"``)
+    NumPy is a candidate and the fast engine must beat it by ``MARGIN``; without it, the
+    cheapest kernel wins.
     """
-    options = [kernel_estimate(w, k, c, numba_loaded) for k, c in kernels.items()]
+    options = [kernel_estimate(w, k, c, numba_loaded, k in loaded) for k, c in kernels.items()]
     ref = numpy_estimate(w)
     if not options:
         return ref, "no fast kernel covers this network (multi-class output or a formula too large)"

@@ -13,6 +13,7 @@ anything else runs the NumPy reference code in this engine's dtype (correct, not
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -40,7 +41,7 @@ def n_threads() -> int:
     return usable_cores()
 
 
-def run_blocks(fn, n_items: int, *args) -> None:
+def run_blocks(fn: Callable[..., object], n_items: int, *args) -> None:
     """``fn(*args, lo, hi)`` over [0, n_items) split into one contiguous chunk per thread
     (the kernels release the GIL)."""
     t = min(n_threads(), n_items)
@@ -288,5 +289,6 @@ class BatchOrders:
         if self.pcg is None:
             return np.stack([st.permutation(self.n) for st in self.streams]).astype(np.int64)
         out = np.empty((len(self.streams), self.n), np.int64)
+        assert self.mod is not None  # loaded with pcg
         run_blocks(self.mod.permutations, len(self.streams), self.pcg, out)
         return out

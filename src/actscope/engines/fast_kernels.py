@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -27,7 +28,7 @@ from actscope.engines.codegen.numba_source import (
     model_source,
     scalar_expr,
 )
-from actscope.engines.kernel_cache import is_compiled, load_source, slp_vectorizer
+from actscope.engines.kernel_cache import is_compiled, is_loaded, load_source, slp_vectorizer
 from actscope.nn.model import MLPSpec
 
 LANES = {"float32": 16, "float64": 8}
@@ -43,8 +44,8 @@ class KernelSet:
     lane count, or the architecture as arrays)."""
 
     kind: str
-    train: object
-    evaluate: object
+    train: Callable[..., object]
+    evaluate: Callable[..., object]
     extra: tuple
 
 
@@ -63,7 +64,8 @@ def _builtins() -> dict[str, tuple[tuple[str, str], dict]]:
     out = {}
     for name in TABLE:
         act = get_activation(name)
-        out[name] = (tuple(act.scalar), dict(act.params))
+        assert act.scalar is not None  # every activation of the table has its scalar form
+        out[name] = (act.scalar, dict(act.params))
     return out
 
 
@@ -146,11 +148,17 @@ def compiled(kind: str, key: str) -> bool:
     return is_compiled(key, _version(kind), _FUNCS)
 
 
+def loaded(kind: str, key: str) -> bool:
+    """Whether this kernel kind is compiled in this process already (nothing to load)."""
+    return is_loaded(key, _version(kind), _FUNCS)
+
+
 def load(kind: str, key: str, spec: MLPSpec, dtype) -> KernelSet:
     """The kernels of one kind for ``spec`` (compiled by numba on their first call)."""
     name = np.dtype(dtype).name
     mod = load_source(_source(kind, spec, name, key), _version(kind), key=key)
     extra = generic_args(spec, name) if kind == "generic" else (LANES[name],)
+    assert extra is not None  # "generic" is chosen only where generic_args gives them
     if kind == "generic" and not (mod.train_epoch.signatures and mod.evaluate.signatures):
         with slp_vectorizer():  # compiled (or loaded from the cache) here, one thread
             _warm_up(mod, np.dtype(name))
@@ -183,9 +191,10 @@ def choose(spec: MLPSpec, srcs: dict[str, str], work: auto_policy.Workload | Non
             return Decision("numpy", None, "evaluation only: nothing is compiled for it")
         kind = "generic" if "generic" in srcs else "specialised"
         return Decision("fast", kind, "engine = 'fast' asked for")
-    est, why = auto_policy.decide(work, done, "numba" in sys.modules, allow_numpy)
+    est, why = auto_policy.decide(work, done, "numba" in sys.modules, allow_numpy,
+                                  loaded={k for k, s in srcs.items() if loaded(k, s)})
     return Decision(est.engine, est.kernel, why)
 
 
 __all__ = ["GENERIC_MAX_PARAMS", "LANES", "MAX_PARAMS", "Decision", "KernelSet", "choose", "compiled",
-           "generic_args", "load", "sources"]
+           "generic_args", "load", "loaded", "sources"]

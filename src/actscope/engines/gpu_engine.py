@@ -68,7 +68,7 @@ class CupyLauncher:
 class _CupyModule:
     def __init__(self, module) -> None:
         self.module = module
-        self._scratch = None
+        self._scratch: torch.Tensor | None = None
 
     @staticmethod
     def _arg(value, ctype: str):

@@ -100,6 +100,7 @@ def load_source(src: str, version: int, key: str | None = None):
                 fh.write(src)
             os.replace(tmp, path)
         spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None  # a .py file always has both
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
@@ -112,14 +113,21 @@ def is_compiled(src: str, version: int, functions: tuple[str, ...]) -> bool:
     ``load_source`` was given) is compiled in this process or in numba's on-disk cache
     (an index file per function; a stale index only makes the estimate optimistic once,
     after which numba rewrites it)."""
-    name = module_name(src, version)
-    mod = _MODULES.get(name)
-    if mod is not None and all(getattr(mod, f).signatures for f in functions):
+    if is_loaded(src, version, functions):
         return True
+    name = module_name(src, version)
     folder = cache_dir() / "__pycache__"
     if not folder.is_dir():
         return False
     return all(any(folder.glob(f"{name}.{f}-*.nbi")) for f in functions)
 
 
-__all__ = ["cache_dir", "is_compiled", "load_source", "module_name", "require_numba", "slp_vectorizer"]
+def is_loaded(src: str, version: int, functions: tuple[str, ...]) -> bool:
+    """Whether every one of ``functions`` of this module is compiled in this process (then
+    using it costs nothing more: no import, no cache load; a sweep's later cells)."""
+    mod = _MODULES.get(module_name(src, version))
+    return mod is not None and all(getattr(mod, f).signatures for f in functions)
+
+
+__all__ = ["cache_dir", "is_compiled", "is_loaded", "load_source", "module_name", "require_numba",
+           "slp_vectorizer"]

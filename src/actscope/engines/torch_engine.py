@@ -39,13 +39,13 @@ class _NumpyActivation(torch.autograd.Function):
     """An activation without torch equivalents, evaluated through NumPy (slow, but exact)."""
 
     @staticmethod
-    def forward(ctx, z, act):  # type: ignore[override]
+    def forward(ctx, z, act):
         ctx.save_for_backward(z)
         ctx.act = act
         return _from_np(act.fn(_to_np(z)), z)
 
     @staticmethod
-    def backward(ctx, g):  # type: ignore[override]
+    def backward(ctx, g):
         (z,) = ctx.saved_tensors
         return g * _from_np(ctx.act.grad(_to_np(z)), z), None
 
@@ -211,7 +211,7 @@ class TorchEngine:
         X = self.asarray(X)
         Xe = (X[None] if X.dim() == 2 else X).expand(K, N, spec.n_inputs)
         inputs = [Xe, *out.a]
-        grads: list[Layer] = [None] * len(params)  # type: ignore[list-item]
+        grads = [None] * len(params)  # every slot is filled, last layer first
         acts = spec.activations
         for i in range(len(params) - 1, -1, -1):
             a_prev = inputs[i]

@@ -44,7 +44,8 @@ def _known() -> list[str]:
 def hidden_sizes(owner: str, hidden) -> tuple[int, ...]:
     """The hidden layer widths: one int (one layer) or a sequence of positive ints."""
     sizes = [hidden] if isinstance(hidden, Integral) else list(np.ravel(np.asarray(hidden, dtype=object)))
-    if not sizes or not all(isinstance(h, Integral) and not isinstance(h, bool) and h >= 1 for h in sizes):
+    if not sizes or not all(isinstance(h, Integral) and not isinstance(h, bool) and int(h) >= 1
+                            for h in sizes):
         raise ValueError(f"{owner}: hidden = {shown(_plain(hidden))}: hidden layer widths are one or "
                          "more integers >= 1")
     return tuple(int(h) for h in sizes)

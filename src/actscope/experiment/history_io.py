@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def arm_arrays(name: str, hist: History, seeds: list[int]) -> dict[str, np.ndarr
 
 def write_history(path: Path, arms) -> None:
     """Write the histories of ``arms`` (ArmResult-like: ``name``, ``seeds``, ``history``)."""
-    arrays = {"format": np.array(FORMAT), "stats": np.array(STATS, dtype=str)}
+    arrays: dict[str, Any] = {"format": np.array(FORMAT), "stats": np.array(STATS, dtype=str)}
     for arm in arms:
         arrays.update(arm_arrays(arm.name, arm.history, arm.seeds))
     with open(path, "wb") as fh:  # a file object: np.savez adds no ".npz" to the name

@@ -28,9 +28,11 @@ def member_metrics(engine, arm: ArmResult, data: Dataset, points: dict[str, np.n
     val_acc = h.last("val/accuracy") if has_val else None
     reports = per_member_reports(engine, arm.mlp, params, data.X_test, data.y_test, data.n_classes)
     final_train = h.last("train/running_loss")
+    diverged = h.diverged
+    assert diverged is not None  # fit sets it
     out = []
     for k, seed in enumerate(arm.seeds):
-        div = bool(h.diverged[k])
+        div = bool(diverged[k])
 
         def num(x):
             return None if div or not np.isfinite(x) else float(x)
@@ -40,7 +42,7 @@ def member_metrics(engine, arm: ArmResult, data: Dataset, points: dict[str, np.n
              "test_accuracy": num(test_acc[k]), "test_loss": num(test_loss[k]),
              "hidden_std": None if div else [float(s) for s in std[k]],
              "signal_trace": {} if div else {n: [float(v) for v in t[k]] for n, t in traces.items()}}
-        if has_val:
+        if val_acc is not None:  # has_val
             m["val_accuracy"] = num(val_acc[k])
         if not div:  # per-class metrics on the test split (classmetrics.py)
             rep = reports[k]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from actscope.config import ExperimentSpec, load_spec, register_custom_activatio
 from actscope.config.against_data import check_with_data
 from actscope.config.budget import check_budget, data_shape
 from actscope.data.generators import Dataset, load_dataset
+from actscope.engines.base import Engine
 from actscope.errors import InputError
 from actscope.experiment.arms import arm_model, arm_train, make_engine
 from actscope.experiment.metrics import compute_metrics
@@ -54,7 +56,7 @@ class ArmTrainer:
     ``send(loss)`` after every epoch (the progress bar). Runs here or in a forked process."""
 
     spec: ExperimentSpec
-    engine: object
+    engine: Engine
     data: Dataset
     models: dict[str, MLPSpec]
     seeds: list[int]
@@ -68,7 +70,7 @@ class ArmTrainer:
         started, probes_before = time.perf_counter(), setup.seconds if setup is not None else 0.0
 
         def tick(epoch: int, hist: History) -> None:
-            if epoch in marks:  # probes during training, at the epochs [probes] names
+            if epoch in marks and setup is not None:  # probes during training, at the epochs [probes] names
                 probes.record_probes(engine, mlp, hist, epoch, setup)
             send(epoch_loss(hist, epoch))
 
@@ -131,7 +133,7 @@ def train_arms(trainer: ArmTrainer, workers: int, progress=None,
                 while_training()
             for name in names:
                 start(name)
-                outcomes[name] = trainer(name, lambda loss, _name=name: advance(_name, loss))
+                outcomes[name] = trainer(name, partial(advance, name))
     except KeyboardInterrupt:
         if not outcomes:
             raise

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -163,7 +164,7 @@ class RunWriter:
     def __enter__(self) -> RunWriter:
         return self
 
-    def __exit__(self, kind, err, trace) -> bool:
+    def __exit__(self, kind, err, trace) -> Literal[False]:
         if kind is None or not self._claim.lock.held:
             self._claim.release()
             return False
@@ -201,6 +202,7 @@ def staged(run_dir: Path) -> Iterator[Path]:
     meanwhile is removed by the next run in that folder (`runlock.remove_stale`)."""
     tmp = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.report-", suffix=".tmp", dir=run_dir.parent))
     lock = try_lock(tmp)
+    assert lock is not None  # a folder this process just made
     try:
         yield tmp
         lock.release()

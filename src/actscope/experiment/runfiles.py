@@ -16,6 +16,7 @@ import traceback as tb
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -48,7 +49,7 @@ def write_json(path: Path, obj) -> None:
     atomic_write(path, to_json(obj))
 
 
-def finite_json(obj, where: tuple = ()) -> tuple[object, list[tuple]]:
+def finite_json(obj, where: tuple = ()) -> tuple[Any, list[tuple]]:
     """``obj`` (JSON-like, NumPy allowed) with every non-finite number replaced by None, and
     the paths (key and index tuples) of the numbers replaced."""
     if isinstance(obj, np.ndarray):
@@ -61,8 +62,8 @@ def finite_json(obj, where: tuple = ()) -> tuple[object, list[tuple]]:
         pairs = [(k, finite_json(v, (*where, k))) for k, v in obj.items()]
         return {k: v for k, (v, _) in pairs}, [p for _, (_, ps) in pairs for p in ps]
     if isinstance(obj, list | tuple):
-        pairs = [finite_json(v, (*where, i)) for i, v in enumerate(obj)]
-        return [v for v, _ in pairs], [p for _, ps in pairs for p in ps]
+        items = [finite_json(v, (*where, i)) for i, v in enumerate(obj)]
+        return [v for v, _ in items], [p for _, ps in items for p in ps]
     return obj, []
 
 
@@ -84,7 +85,7 @@ def flag_nonfinite(metrics: dict) -> dict:
 
 def write_params(folder: Path, arms) -> None:
     """params.npz: ``<arm>/W1``, ``<arm>/b1``, ... of every arm (NumPy), atomically."""
-    arrays = {}
+    arrays: dict[str, Any] = {}  # Any: savez's stubs type **kwds like its allow_pickle
     for arm in arms:
         for i, (W, b) in enumerate(arm.params):
             arrays[f"{arm.name}/W{i + 1}"] = np.asarray(W)

@@ -141,10 +141,10 @@ def _export_torch(m: Member, X: np.ndarray, want: np.ndarray, dtype: str, target
                          "(one registered from NumPy is not)") from None
     with torch.no_grad():
         got = load_program(data)(torch.as_tensor(X, dtype=module.mean.dtype)).double().numpy()
-    err = _check("torch", got, want, dtype)
+    worst = _check("torch", got, want, dtype)
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
-    return err
+    return worst
 
 
 __all__ = ["DTYPES", "FORMATS", "TOLERANCE", "check_out", "default_out", "export", "onnx_proba",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+from typing import cast
 
 import numpy as np
 
@@ -72,7 +73,7 @@ class _Expression:
     def emit(self, node: ast.expr) -> str:  # noqa: C901 - one case per node type
         g = self.g
         if isinstance(node, ast.Constant):
-            return g.const(float(node.value))
+            return g.const(float(cast(float, node.value)))  # lowered trees hold numbers only
         if isinstance(node, ast.Name):
             if node.id in self.env:
                 return self.env[node.id]
@@ -112,7 +113,7 @@ class _Expression:
         return out
 
     def _call(self, node: ast.Call) -> str:
-        f, args = node.func.id, [self.emit(a) for a in node.args]
+        f, args = cast(ast.Name, node.func).id, [self.emit(a) for a in node.args]
         if f in _UNARY:
             return self.g.op(_UNARY[f], *args)
         if f in ("max", "min"):

@@ -4,6 +4,8 @@ compiled from its scalar expression, formulas included, or the user's torch call
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from actscope.activations import Activation, get_activation
@@ -15,16 +17,18 @@ def _torch():
     try:
         import torch
     except ImportError:
-        raise MissingExtraError("export to torch needs PyTorch: pip install 'actscope[torch]' "
-                                "(the CPU build first, see the Makefile)") from None
+        raise MissingExtraError("export to torch needs PyTorch: pip install torch==2.13.0 --index-url "
+                                "https://download.pytorch.org/whl/cpu, then pip install "
+                                "'actscope[torch]'") from None
     return torch
 
 
 def activation_module(act: Activation):
     """``act`` as a parameter-free ``torch.nn.Module`` (its ``torch_fn`` applied elementwise)."""
     torch = _torch()
+    module: Any = torch.nn.Module  # a base class that exists once torch is imported
 
-    class ActivationModule(torch.nn.Module):
+    class ActivationModule(module):
         def __init__(self) -> None:
             super().__init__()
             self.name = act.name

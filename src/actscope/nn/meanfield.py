@@ -29,10 +29,11 @@ def init_points(mlp: MLPSpec, arm: str = "") -> list[InitPoint]:
     from actscope.theory import fixed_point
 
     variances = init_variances(mlp)
-    seen: dict[tuple, FixedPoint] = {}
+    seen: dict[tuple[str, float, float], FixedPoint] = {}
     out = []
     for i in range(mlp.depth):
-        key = (mlp.activation[i], *(round(v, 12) for v in variances[i]))
+        sw2, sb2 = variances[i]
+        key = (mlp.activation[i], round(sw2, 12), round(sb2, 12))
         if key not in seen:
             seen[key] = fixed_point(*key)
         out.append(InitPoint(arm, i + 1, mlp.activation[i], mlp.init, seen[key]))

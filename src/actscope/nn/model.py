@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -42,13 +42,15 @@ class MLPSpec:
     activation: str | Sequence[str] = "relu"
     n_classes: int = 2
     init: str = "auto"
+    if TYPE_CHECKING:  # set in __post_init__; at run time not a dataclass field
+        _acts: tuple[Activation, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        acts = self.activation
-        if isinstance(acts, str) or isinstance(acts, Activation):
-            acts = [acts] * len(self.hidden)
-        acts = tuple(a.name if isinstance(a, Activation) else str(a) for a in acts)
+        given: Sequence[object] = self.activation
+        if isinstance(given, str) or isinstance(given, Activation):
+            given = [given] * len(self.hidden)
+        acts = tuple(a.name if isinstance(a, Activation) else str(a) for a in given)
         if len(acts) != len(self.hidden):
             raise ValueError(
                 f"activation: {len(acts)} given for {len(self.hidden)} hidden layers"
@@ -118,7 +120,7 @@ def _layer_activations(spec: MLPSpec) -> list[Activation]:
     return acts + [acts[-1] if acts else get_activation("identity")]
 
 
-def _draw(stream: Stream, dist: str, shape: tuple[int, int]) -> np.ndarray:
+def _draw(stream: Stream, dist: str, shape: tuple[int, ...]) -> np.ndarray:
     if dist == "normal":
         return stream.standard_normal(shape)
     if dist == "uniform":
@@ -165,7 +167,7 @@ def init_params(spec: MLPSpec, seeds: Sequence[int], rng: str = "default") -> Pa
         raw = draw_raw_weights(spec, init_stream(int(seed), rng), plan)
         for (W, b), (_, _, scale, bias), Wk, bk in zip(raw, plan, Ws, bs):
             Wk[k] = W * scale
-            if b is not None:
+            if b is not None and bias is not None:  # b is drawn exactly where bias is set
                 bk[k] = b * bias[1]
     return [Layer(W, b) for W, b in zip(Ws, bs)]
 

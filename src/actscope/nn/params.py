@@ -25,6 +25,7 @@ def finite_members(params: Params) -> np.ndarray:
         W, b = as_numpy(W), as_numpy(b)
         f = np.isfinite(W.reshape(W.shape[0], -1)).all(1) & np.isfinite(b).all(1)
         ok = f if ok is None else ok & f
+    assert ok is not None  # a network has one layer or more
     return ok
 
 

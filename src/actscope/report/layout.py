@@ -10,10 +10,14 @@ outside the axes (``outside_legend``), so that no legend covers data.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, cast
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 MAX_WIDTH_PX = 1600  # the widest figure, in pixels at the saved dpi
 MIN_PANEL_PX = 300  # the narrowest panel (axes), in pixels at the saved dpi
@@ -73,7 +77,8 @@ def outside_legend(fig: Figure, handles=None, labels=None, where: str = "right",
     kw.setdefault("fontsize", 9)
     if where != "right":
         kw.setdefault("ncol", min(len(handles), 6))
-    return fig.legend(handles, labels, loc=loc, **kw)
+    kw["loc"] = loc
+    return fig.legend(handles, labels, **kw)
 
 
 def panels(fig: Figure) -> list[Axes]:
@@ -95,8 +100,8 @@ def legend_overlaps(fig: Figure, dpi: int) -> list[str]:
     """Labels of the legends whose box overlaps a panel's box (should be none)."""
     fig.set_dpi(dpi)
     fig.draw_without_rendering()
-    renderer = fig.canvas.get_renderer()
-    legends = list(fig.legends) + [ax.get_legend() for ax in panels(fig) if ax.get_legend()]
+    renderer = cast("FigureCanvasAgg", fig.canvas).get_renderer()  # the report's backend is Agg
+    legends = list(fig.legends) + [leg for ax in panels(fig) if (leg := ax.get_legend())]
     bad = []
     for leg in legends:
         box = leg.get_window_extent(renderer)

@@ -53,7 +53,7 @@ def _figure(run: Run, n: int, height: int = 460) -> tuple[Figure, list]:
     return fig, list(np.atleast_1d(fig.subplots(1, n)))
 
 
-def signal_figure(run: Run) -> Figure | str | None:
+def signal_figure(run: Run) -> Figure | tuple[Figure, str | None] | str | None:
     """Mean |z| and |a| per layer, and the saturated / dead fractions, per arm."""
     info = included(run, "signal")
     if info is None:
@@ -104,7 +104,7 @@ def _batch_norms(ax, run: Run, colors: dict, styles: list[str]) -> int:
     return most
 
 
-def gradients_figure(run: Run) -> Figure | str | None:
+def gradients_figure(run: Run) -> Figure | tuple[Figure, str | None] | str | None:
     """Minibatch gradient norm per layer over the epochs; full-batch norm per layer at the end."""
     if included(run, "gradients") is None:
         return not_measured(run, "gradients")
@@ -215,7 +215,7 @@ def _series(run: Run, split: str, base: str) -> dict[str, tuple]:
     return out
 
 
-def over_epochs_figure(run: Run) -> Figure | str | None:
+def over_epochs_figure(run: Run) -> Figure | tuple[Figure, str | None] | str | None:
     """The main probes of the last hidden layer at every recorded epoch (if more than one);
     only the panels with values, and a note naming the others and why they are absent."""
     info = probe_info(run)

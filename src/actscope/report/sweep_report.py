@@ -254,7 +254,7 @@ img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
 <h1>Sweep: {{ a.name }}</h1>
 {% if a.description %}<p>{{ a.description }}</p>{% endif %}
 <p class="note">{{ a.n_configs }} configurations, {{ a.seeds }} seeds each, {{ a.epochs }} epochs,
-engine {{ a.engine }}; {{ a.n_rows }} rows in results.parquet / results.csv.
+engine {{ a.engine }}; {{ a.n_rows }} rows in {{ tables }}.
 {% if a.tuned %}Fair comparison: every configuration was trained at each rate of {{ grid }}; the rate
 with the best mean validation accuracy over seeds was chosen per configuration (ties: lower validation
 loss; a diverged seed counts as accuracy 0); test accuracy is reported at that rate. The naive
@@ -368,7 +368,8 @@ def write_sweep_report(sweep, analysis: dict, out: str | Path) -> Path:
                             gaps=analysis.get("gaps") if analysis["tuned"] else None,
                             grid=", ".join(f"{r:g}" for r in analysis["lr_grid"]),
                             pct=_pct, pp=_pp, ci=_ci, success=success, survival=_survival_cell,
-                            config=sweep.to_toml())
+                            config=sweep.to_toml(), tables=" / ".join(
+                                n for n in ("results.parquet", "results.csv") if (out / n).is_file()))
     path = out / "report.html"
     atomic_write(path, text)
     return path

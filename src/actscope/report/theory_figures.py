@@ -13,6 +13,7 @@ import math
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -225,7 +226,7 @@ def prepare_init_phase(spec) -> None:
     """Compute the diagrams of ``spec``'s arms before the run exists. The arms are modelled
     on 2-D data, whose first layer sits where it does on any data for the usual inits; where
     a run's points differ, its figure computes the diagram it lacks."""
-    shape = SimpleNamespace(n_features=2, n_classes=2)
+    shape: Any = SimpleNamespace(n_features=2, n_classes=2)  # what arm_model reads of a Dataset
     points = [p for arm in spec.arms for p in init_points(arm_model(spec, arm, shape), arm.name)]
     for act, pts in _by_activation(points).items():
         _init_diagram(act, tuple((w, b) for w, b, _ in pts))
@@ -248,7 +249,7 @@ def init_phase_section(run: Run) -> Markup | None:
     points = experiment_init_points(run)
     if not points:
         return None
-    rows, seen = [], {}
+    rows, seen = [], dict[tuple, list]()
     for p in points:
         seen.setdefault((p.arm, p.activation, p.point.sigma_w2, p.point.sigma_b2), []).append(p)
     for (arm, act, _, _), ps in seen.items():

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
-from actscope.activations import get_activation, list_activations
+from actscope.activations import get_activation, list_activations, parameterised_names
 from actscope.errors import InputError
 from actscope.nn import all_init_schemes
 from actscope.serve.body import BodyError, parse_json
@@ -31,8 +31,11 @@ from actscope.serve.schema import (
     limits_for_page,
     parse_config,
     playground_datasets,
+    salvage,
 )
 from actscope.serve.session import SessionLimitError, SessionManager, Settings
+from actscope.serve.upload import MAX_BYTES, ROWS, parse_points
+from actscope.serve.weights import weights_document
 
 STATIC = Path(__file__).parent / "static"
 HEARTBEAT_S = 10.0
@@ -44,6 +47,8 @@ def _options() -> dict:
         "activations": [{"name": n, "family": get_activation(n).family} for n in list_activations()],
         "datasets": playground_datasets(), "inits": all_init_schemes(), "optimizers": list(OPTIMIZERS),
         "limits": limits_for_page(), "defaults": PlaygroundConfig().model_dump(),
+        "parameterised": sorted(parameterised_names()),
+        "upload": {"max_bytes": MAX_BYTES, "min_rows": ROWS[0], "max_rows": ROWS[1]},
     }
 
 
@@ -55,11 +60,29 @@ async def _body(request: Request):
         raise HTTPException(400, str(err)) from None
 
 
-def _config_from(body) -> PlaygroundConfig:
+def _object(body) -> dict:
     if not isinstance(body, dict):
         raise HTTPException(422, f"the request body must be a JSON object, got {type(body).__name__}")
+    return body
+
+
+async def _parsed(request: Request, fn, *args):
+    """``fn(*args)`` in a worker thread; one at a time over the server when the settings hold
+    a typed activation (sympy parses and differentiates a formula, up to seconds of one core
+    for a pathological one), so formulas never take more than one worker between them."""
+    names = set(list_activations())
+    body = args[0]
+    if all(body.get(k, "sigmoid") in names for k in ("act_a", "act_b")):
+        return await asyncio.to_thread(fn, *args)
+    async with request.app.state.parse_gate:
+        return await asyncio.to_thread(fn, *args)
+
+
+async def _config_from(request: Request, upload: str | None = None) -> PlaygroundConfig:
+    """The request's validated settings (422 with one line)."""
+    body = _object(await _body(request))
     try:
-        return parse_config(body)
+        return await _parsed(request, parse_config, body, upload)
     except InputError as err:
         raise HTTPException(422, str(err)) from None
 
@@ -86,9 +109,11 @@ def create_app(settings: Settings | None = None, access: Access | None = None) -
     app = FastAPI(title="actscope playground", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.manager = manager
+    app.state.parse_gate = asyncio.Semaphore(1)  # typed formulas are parsed one at a time
     app.add_middleware(Guard, access=access or Access())
     _add_error_handlers(app)
     _add_config_routes(app)
+    _add_learner_routes(app, manager)  # before the actions: ".../points" is not an action
     _add_session_routes(app, manager)
     _add_event_stream(app, manager)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -121,11 +146,17 @@ def _add_config_routes(app: FastAPI) -> None:
 
     @app.post("/api/validate")
     async def validate(request: Request):
-        return {"config": _config_from(await _body(request)).model_dump()}
+        return {"config": (await _config_from(request)).model_dump()}
+
+    @app.post("/api/check")
+    async def check(request: Request):
+        """A link's settings: every error listed, every valid setting kept."""
+        config, errors = await _parsed(request, salvage, _object(await _body(request)))
+        return {"config": config, "errors": errors}
 
     @app.post("/api/export.toml")
     async def export_config(request: Request):
-        return _toml_response(_config_from(await _body(request)))
+        return _toml_response(await _config_from(request))
 
 
 def _add_session_routes(app: FastAPI, manager: SessionManager) -> None:
@@ -136,7 +167,7 @@ def _add_session_routes(app: FastAPI, manager: SessionManager) -> None:
 
     @app.post("/api/sessions", status_code=201)
     async def create(request: Request):
-        cfg = _config_from(await _body(request))
+        cfg = await _config_from(request)
         try:
             s = await manager.create(cfg, request.client.host if request.client else "")
         except SessionLimitError as err:
@@ -150,7 +181,7 @@ def _add_session_routes(app: FastAPI, manager: SessionManager) -> None:
     @app.put("/api/sessions/{sid}/config")
     async def configure(sid: str, request: Request):
         s = session_or_404(sid)
-        await s.configure(_config_from(await _body(request)))
+        await s.configure(await _config_from(request, s.upload_name))
         return Response(s.payload, media_type="application/json")
 
     @app.post("/api/sessions/{sid}/heartbeat")
@@ -172,7 +203,39 @@ def _add_session_routes(app: FastAPI, manager: SessionManager) -> None:
 
     @app.get("/api/sessions/{sid}/config.toml")
     async def export_session(sid: str):
-        return _toml_response(session_or_404(sid).cfg)
+        s = session_or_404(sid)
+        return _toml_response(s.cfg, s.upload_name)
+
+
+def _add_learner_routes(app: FastAPI, manager: SessionManager) -> None:
+    """A session's own points (CSV upload) and its trained weights as JSON."""
+
+    def session_or_404(sid: str):
+        return _session_or_404(manager, sid)
+
+    @app.post("/api/sessions/{sid}/points")
+    async def upload(sid: str, request: Request):
+        """Uploaded 2-D points, ``{"name": "points.csv", "csv": "x1,x2,label\\n..."}``."""
+        s = session_or_404(sid)
+        body = _object(await _body(request))
+        name, text = body.get("name", "points.csv"), body.get("csv")
+        if not isinstance(text, str) or not isinstance(name, str):
+            raise HTTPException(422, "the body is {\"name\": file name, \"csv\": the file's text}")
+        try:
+            points = await asyncio.to_thread(parse_points, name, text)
+        except InputError as err:
+            raise HTTPException(422, str(err)) from None
+        await s.upload(points)
+        return Response(s.payload, media_type="application/json")
+
+    @app.get("/api/sessions/{sid}/weights.json")
+    async def export_weights(sid: str):
+        s = session_or_404(sid)
+        async with s.lock:  # never halfway through a training slice
+            doc = weights_document(s.trainer)
+        name = s.cfg.to_experiment(upload=s.upload_name).name
+        disposition = f'attachment; filename="{name}-weights.json"'
+        return JSONResponse(doc, headers={"Content-Disposition": disposition})
 
 
 def _add_event_stream(app: FastAPI, manager: SessionManager) -> None:
@@ -209,7 +272,7 @@ def _session_or_404(manager: SessionManager, sid: str):
     return s
 
 
-def _toml_response(cfg: PlaygroundConfig) -> PlainTextResponse:
-    name = cfg.to_experiment().name
-    return PlainTextResponse(export_toml(cfg), media_type="application/toml",
+def _toml_response(cfg: PlaygroundConfig, upload: str | None = None) -> PlainTextResponse:
+    name = cfg.to_experiment(upload=upload).name
+    return PlainTextResponse(export_toml(cfg, upload), media_type="application/toml",
                              headers={"Content-Disposition": f'attachment; filename="{name}.toml"'})

@@ -127,7 +127,8 @@ class Guard:
         return any(self._matches(g) for g in given)
 
     def _matches(self, given: str) -> bool:
-        return bool(given) and secrets.compare_digest(given.encode(), self.access.token.encode())
+        token = self.access.token  # called only where a token is set
+        return bool(given) and token is not None and secrets.compare_digest(given.encode(), token.encode())
 
     def _cookie(self, scope) -> bytes | None:
         """The token cookie for the page, set when it is opened with the right ``?token=``."""

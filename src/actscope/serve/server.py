@@ -67,7 +67,8 @@ class ServerThread:
     def __init__(self, host: str = "127.0.0.1", port: int | None = None, settings: Settings | None = None,
                  access: Access | None = None):
         self.host, self.port = host, port or free_port(host)
-        config = uvicorn.Config(create_app(settings, access), host=self.host, port=self.port,
+        self.app = create_app(settings, access)  # tests read the sessions: app.state.manager
+        config = uvicorn.Config(self.app, host=self.host, port=self.port,
                                 log_level="warning",
                                 timeout_graceful_shutdown=GRACE_S)
         self.server = uvicorn.Server(config)

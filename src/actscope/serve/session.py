@@ -24,8 +24,9 @@ import time
 from dataclasses import dataclass
 
 from actscope.serve.fairness import FairGate
-from actscope.serve.schema import PlaygroundConfig
+from actscope.serve.schema import UPLOAD, PlaygroundConfig
 from actscope.serve.trainer import PairedTrainer
+from actscope.serve.upload import Points, load_points
 from actscope.serve.views import make_grids, snapshot
 
 
@@ -66,20 +67,37 @@ class Session:
         self.task: asyncio.Task | None = None
         self.last_seen = time.monotonic()
         self.trainer: PairedTrainer | None = None
+        self.points: Points | None = None  # uploaded 2-D points (dataset "upload")
         self.grids: dict = {}
         self.render_s = 0.0
         self.rendered_at = 0.0
 
     # building and publishing (in worker threads) ------------------------------------------
+    @property
+    def upload_name(self) -> str | None:
+        return None if self.points is None else self.points.name
+
+    @property
+    def built(self) -> PairedTrainer:
+        """The trainer, which `_build` makes before anything else runs."""
+        assert self.trainer is not None, "the session is not built"
+        return self.trainer
+
     def _build(self) -> None:
-        self.trainer = PairedTrainer(self.cfg.to_experiment())
+        spec = self.cfg.to_experiment(upload=self.upload_name)
+        # to_experiment refuses dataset 'upload' when no points were uploaded
+        uploaded = self.cfg.dataset == UPLOAD and self.points is not None
+        data = load_points(self.points, spec) if uploaded and self.points is not None else None
+        self.trainer = PairedTrainer(spec, data=data)
         self.grids = make_grids(self.trainer)
 
     def _render(self) -> tuple[dict, str]:
         began = time.perf_counter()
-        snap = snapshot(self.trainer, self.cfg.layer, self.grids)
+        snap = snapshot(self.built, self.cfg.layer, self.grids)
         snap.update({"session": self.id, "version": self.version + 1, "state": self.state,
-                     "epochs": self.cfg.epochs, "config": self.cfg.model_dump()})
+                     "epochs": self.cfg.epochs, "config": self.cfg.model_dump(),
+                     "upload": None if self.points is None else
+                     {"name": self.points.name, "rows": self.points.rows}})
         text = json.dumps(snap, separators=(",", ":"))
         self.render_s = time.perf_counter() - began
         self.rendered_at = time.monotonic()
@@ -153,11 +171,11 @@ class Session:
 
     async def step(self) -> None:
         self.playing = False
-        await self._work(lambda: self.trainer.finish_epoch(self.cfg.epochs))
+        await self._work(lambda: self.built.finish_epoch(self.cfg.epochs))
 
     async def reset(self) -> None:
         self.playing = False
-        await self._work(self.trainer.reset)
+        await self._work(self.built.reset)
 
     async def configure(self, cfg: PlaygroundConfig) -> None:
         """New settings: a change to what training depends on rebuilds (and pauses)."""
@@ -169,6 +187,17 @@ class Session:
             self.cfg = cfg
             if rebuild:
                 self._build()
+
+        await self._work(apply)
+
+    async def upload(self, points: Points) -> None:
+        """Train on uploaded points from now on (paused, at epoch 0); the other settings stay."""
+        self.playing = False
+        cfg = self.cfg.model_copy(update={"dataset": UPLOAD})
+
+        def apply():
+            self.points, self.cfg = points, cfg
+            self._build()
 
         await self._work(apply)
 
@@ -189,7 +218,7 @@ class Session:
     def _train(self, cfg: PlaygroundConfig) -> None:
         """One training slice, unless play was paused while it waited for a worker."""
         if self.playing:
-            self.trainer.advance(self.settings.max_steps_per_tick, cfg.epochs_per_update, cfg.epochs,
+            self.built.advance(self.settings.max_steps_per_tick, cfg.epochs_per_update, cfg.epochs,
                                  budget_s=self._budget())
 
     def _budget(self) -> float:

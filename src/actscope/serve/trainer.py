@@ -24,6 +24,7 @@ from actscope.training.stepper import Stepper
 METRICS = ("train_loss", "test_loss", "train_acc", "test_acc", "running_loss")
 HISTORY_KEYS = {"train_loss": "train/loss", "test_loss": "test/loss", "train_acc": "train/accuracy",
                 "test_acc": "test/accuracy", "running_loss": "train/running_loss"}
+GRAD_KEY = "train/batch_grad_norm.L{}"  # the training loop's per-layer gradient norms
 
 
 @dataclass
@@ -38,32 +39,48 @@ class ArmState:
     stepper: Stepper | None = None
 
     @property
+    def live(self) -> Stepper:
+        """The stepper, made when the trainer starts the arm."""
+        assert self.stepper is not None, "the arm has not started"
+        return self.stepper
+
+    @property
     def params(self) -> Params:
         """The current parameters (mid-epoch too)."""
-        return self.stepper.params
+        return self.live.params
 
     @property
     def diverged(self) -> bool:
         """Whether every member of the arm (the playground has one) has diverged."""
-        return bool(self.stepper.diverged.all())
+        return bool(self.live.diverged.all())
 
     def curves(self) -> dict[str, np.ndarray]:
         """Each metric of METRICS over the finished epochs (member 0; NaN once diverged)."""
-        h, n = self.stepper.history, self.stepper.epoch
+        h, n = self.live.history, self.live.epoch
         return {m: h.values[key][:n, 0] if key in h.values else np.full(n, np.nan)
                 for m, key in HISTORY_KEYS.items()}
+
+    def grad_norms(self) -> np.ndarray:
+        """(epochs, layers): each finished epoch's mean over its minibatches of each layer's
+        gradient norm ||dL/d(W, b)|| (member 0; the output layer last)."""
+        h, n = self.live.history, self.live.epoch
+        cols = [h.values[key][:n, 0] if key in h.values else np.full(n, np.nan)
+                for key in (GRAD_KEY.format(i + 1) for i in range(len(self.init)))]
+        return np.stack(cols, axis=1) if cols else np.zeros((n, 0))
 
 
 class PairedTrainer:
     """Both arms of the playground, stepped together, resettable to the same init.
 
-    ``engine`` (default: the one the spec names) lets tests run the playground on others.
+    ``engine`` (default: the one the spec names) lets tests run the playground on others;
+    ``data`` (default: loaded from the spec) is the uploaded points' splits.
     """
 
-    def __init__(self, spec: ExperimentSpec, engine: Engine | None = None) -> None:
+    def __init__(self, spec: ExperimentSpec, engine: Engine | None = None,
+                 data: Dataset | None = None) -> None:
         self.spec = spec
         self.engine = make_engine(spec.train) if engine is None else engine
-        self.data: Dataset = load_dataset(spec.data)
+        self.data: Dataset = load_dataset(spec.data) if data is None else data
         self.seeds = spec.seeds.as_list()
         self.arms: list[ArmState] = []
         for arm in spec.arms:
@@ -80,7 +97,8 @@ class PairedTrainer:
         self.epoch = 0
         for arm in self.arms:
             params = self.engine.from_numpy(self.engine.to_numpy(arm.init))
-            arm.stepper = Stepper(self.engine, arm.mlp, params, self.data, arm.train, self.seeds, fuse=False)
+            arm.stepper = Stepper(self.engine, arm.mlp, params, self.data, arm.train, self.seeds, fuse=False,
+                                  grad_norms=True)
 
     @property
     def n_train(self) -> int:
@@ -111,10 +129,10 @@ class PairedTrainer:
                 break
             if deadline is not None and i > 0 and time.perf_counter() > deadline:
                 break
-            ends = [arm.stepper.step() for arm in self.arms]
+            ends = [arm.live.step() for arm in self.arms]
             if all(ends):  # the arms share the batch size: their epochs end together
                 for arm in self.arms:
-                    arm.stepper.end_epoch()
+                    arm.live.end_epoch()
                 self.epoch += 1
                 done += 1
         return done

@@ -12,6 +12,7 @@ import hashlib
 import numpy as np
 
 from actscope.analysis import probes
+from actscope.nn import init_variances
 from actscope.serve.trainer import METRICS, ArmState, PairedTrainer
 
 BOUNDARY_SIDE = 64
@@ -32,7 +33,14 @@ def _r(x, nd: int = 4):
     finite = np.isfinite(arr)
     if finite.all():
         return arr.tolist()
-    return np.where(finite, arr, None).tolist()
+    return np.where(finite, arr, None).tolist()  # type: ignore[call-overload]  # stubs refuse None
+
+
+def _sig(x, digits: int = 4):
+    """Round to ``digits`` significant digits for JSON (tiny gradient norms keep their size);
+    non-finite numbers become None."""
+    arr = np.asarray(x, dtype=np.float64)
+    return [[float(f"{v:.{digits}g}") if np.isfinite(v) else None for v in row] for row in arr]
 
 
 def _grid(X: np.ndarray, side: int):
@@ -102,8 +110,12 @@ def arm_view(tr: PairedTrainer, arm: ArmState, layer: int, grids: dict) -> dict:
     return {
         "name": arm.name, "activation": arm.activation, "diverged": arm.diverged,
         "init": fingerprint(arm.init), "weights": fingerprint(params),
+        # the init scheme's sigma_w^2 per weight matrix: what scales the arms' shared raw draws
+        "init_sigma_w2": [round(float(v), 3) for v, _ in init_variances(mlp)],
         "last": {k: None if v is None else _r(v) for k, v in last.items()},
         "curves": {"epoch": [int(i) + 1 for i in keep], **{k: _r(h[k][keep]) for k in METRICS}},
+        # per layer (rows), its mean gradient norm over each epoch's minibatches (columns)
+        "gradients": {"epoch": [int(i) + 1 for i in keep], "layers": _sig(arm.grad_norms()[keep].T)},
         "boundary": {"nx": xx.shape[1], "ny": xx.shape[0], "extent": _r(extent), "lo": 0.0, "hi": 1.0,
                      "data": _bytes(prob, 0.0, 1.0)},
         "signal": {"stages": probes.stage_names(mlp), "values": _r(trace),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -27,7 +28,7 @@ from actscope.serve.schema import LIMITS, PlaygroundConfig, playground_datasets
 
 # the init schemes the page offers: normal raw draws, zero biases (net.js's SCHEMES)
 STATIC_INITS = ("auto", "he", "xavier", "he_normal", "xavier_normal", "lecun_normal")
-MAX_DEPTH, MAX_WIDTH = LIMITS["depth"][1], LIMITS["width"][1]
+MAX_DEPTH, MAX_WIDTH = int(LIMITS["depth"][1]), int(LIMITS["width"][1])
 MAX_DRAWS = 2 * MAX_WIDTH + (MAX_DEPTH - 1) * MAX_WIDTH * MAX_WIDTH + MAX_WIDTH
 MAX_SEEDS = 64  # each seed embeds MAX_DRAWS float64 (42 KiB)
 DEFAULT_SEEDS = (42, 0, 1, 2, 3, 4, 5, 6, 7)
@@ -54,7 +55,9 @@ def _b64(x: np.ndarray) -> str:
 def seed_entry(seed: int) -> dict:
     """A seed's raw normal draws (base64 float64) and its batch stream's PCG64 state."""
     raw = init_stream(seed, "default").standard_normal(MAX_DRAWS)
-    st = batch_stream(seed, "default").bit_generator.state
+    stream = batch_stream(seed, "default")
+    assert isinstance(stream, np.random.Generator)  # the default protocol's streams are PCG64
+    st = stream.bit_generator.state
     batch = {"state": str(st["state"]["state"]), "inc": str(st["state"]["inc"]),
              "has_uint32": int(st["has_uint32"]), "uinteger": str(st["uinteger"])}
     return {"raw": _b64(raw), "batch": batch}
@@ -89,8 +92,8 @@ def js_activations(names) -> tuple[str, dict]:
 def base_config(opts: BuildOptions) -> PlaygroundConfig:
     """The playground settings of the build's data, or a one-line InputError naming the
     option (``--noise = 2.0: ...``)."""
-    data = {"n_samples": opts.n_samples, "noise": opts.noise, "test_fraction": opts.test_fraction,
-            "data_seed": opts.data_seed}
+    data: dict[str, Any] = {"n_samples": opts.n_samples, "noise": opts.noise,
+                            "test_fraction": opts.test_fraction, "data_seed": opts.data_seed}
     try:
         return PlaygroundConfig(**data)
     except ValidationError as err:

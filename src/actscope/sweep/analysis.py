@@ -219,7 +219,7 @@ def cheapest_table(configs: list[dict], target: float, fraction: float, which: s
     rows = [{"series": c["series"], "flops": c["flops"], "n_params": c["n_params"],
              "test": c[which]["test"], "cfg": c} for c in configs if c.get(which)]
     best = cost.cheapest(rows, target, fraction, key="test", by="series")
-    out = {}
+    out: dict[str, dict | None] = {}
     for series, r in best.items():
         if r is None:
             out[series] = None
@@ -285,7 +285,7 @@ def analyse(sweep, rows: list[dict]) -> dict:
     acts = list(dict.fromkeys(c["activation"] for c in configs))
     reference = t.reference or ("relu" if "relu" in acts else (acts[0] if acts else None))
     focus_hidden = t.focus or list(sweep.base.model.hidden)
-    focus = "-".join(map(str, focus_hidden))
+    focus: str | None = "-".join(map(str, focus_hidden))
     if not any(c.get("hidden") == focus for c in configs):
         focus = None
     cheap_t = cheapest_table(configs, t.target_accuracy, t.success_fraction, "tuned")

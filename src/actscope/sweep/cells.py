@@ -61,5 +61,7 @@ def _run_cell(payload: dict, progress=None) -> dict:
     return {"id": payload["id"], "meta": payload["meta"], "members": members,
             "n_params": cost.n_params(arm.mlp), "flops": cost.flops_per_prediction(arm.mlp),
             "engine": run.metrics.get("engine", {}).get("name"),
+            # what ``auto`` or ``fast`` ran this cell with (numpy, fast/generic, ...), or None
+            "engine_chosen": run.metrics.get("engine", {}).get("chosen"),
             "elapsed_s": round(time.perf_counter() - started, 3),
             "cpu_s": round(time.process_time() - cpu, 3)}

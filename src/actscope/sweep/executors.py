@@ -14,6 +14,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from typing import Any
 
 from actscope._util.cores import usable_cores
 from actscope.errors import InputError, input_error
@@ -63,7 +64,7 @@ def run_processes(fn: Callable, payloads: Iterable, workers: int | None = None) 
     if not items:
         return
     n = min(workers or usable_cores(), len(items))
-    queue, suspects, tries = list(range(len(items))), [], [0] * len(items)
+    queue, suspects, tries = list(range(len(items))), list[int](), [0] * len(items)
     while queue or suspects:
         pool = ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"), initializer=_worker_init)
         try:
@@ -85,7 +86,7 @@ def run_processes(fn: Callable, payloads: Iterable, workers: int | None = None) 
 
 
 def _drain(pool: ProcessPoolExecutor, fn: Callable, items: list, queue: list, suspects: list,
-           n: int) -> Generator:
+           n: int) -> Generator[Any, None, list[int]]:
     """Run cells on ``pool`` (a suspect alone, else up to ``n`` at once), yielding results,
     until none is left or the pool breaks; returns the indices in flight at the break."""
     running: dict = {}

@@ -39,7 +39,7 @@ def plan_cells(sweep: Sweep, yes: bool = False) -> list[dict]:
                          "pass --yes to run it anyway")
     names = [p for p, _ in sweep.axes]
     arms = [None] if "activation" in names else list(sweep.base.arms)
-    lrs = sweep.lr_values or [None]
+    lrs: list[float | None] = list(sweep.lr_values) or [None]
     cells, largest = [], None
     for combo in itertools.product(*(v for _, v in sweep.axes)):
         for arm in arms:

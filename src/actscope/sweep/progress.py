@@ -7,6 +7,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -21,7 +22,7 @@ class SweepProgress:
                            TimeElapsedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
                            disable=not enabled)
         self._cells = self._p.add_task("cells", total=total)
-        self._epochs = None
+        self._epochs: TaskID | None = None
 
     def __enter__(self):
         self._p.__enter__()

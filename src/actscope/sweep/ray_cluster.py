@@ -159,7 +159,7 @@ def lost(payload, err: BaseException) -> dict:
 def map_tasks(ray, fn: Callable, items: list, cap: int | None) -> Iterator:
     """Submit ``items`` (at most ``cap`` in flight), yield each result as it finishes."""
     remote = ray.remote(num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=False)(fn)
-    todo, pending = list(items), {}
+    todo, pending = list(items), dict[object, object]()  # task reference -> item
     try:
         while todo or pending:
             while todo and (cap is None or len(pending) < cap):

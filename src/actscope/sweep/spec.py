@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import tomli_w
-from pydantic import Field, StrictBool, ValidationError
+from pydantic import BaseModel, Field, StrictBool, ValidationError
 
 from actscope.config import (
     ArmSpec,
@@ -30,7 +30,8 @@ from actscope.config.specs import SafeName
 from actscope.config.validation import MAX_NAME
 from actscope.errors import InputError, input_error, shown
 
-SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "seeds": SeedsSpec}
+SECTIONS: dict[str, type[BaseModel]] = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec,
+                                        "seeds": SeedsSpec}
 SHORTCUTS = {"activation", "model.depth", "model.width"}
 NOT_SWEEPABLE = {"train.lr_grid", "train.tune_val_size", "seeds.values"}
 
@@ -79,9 +80,11 @@ class Sweep:
     @property
     def lr_values(self) -> list[float]:
         """The rates every arm is trained at (the tuning grid plus the shared rate)."""
+        grid = self.base.train.lr_grid
         if not self.tuned:
             return []
-        return sorted(set(float(r) for r in self.base.train.lr_grid) | {self.shared_lr})
+        assert grid is not None  # lr = "tune" fills it in (config.tuning)
+        return sorted(set(float(r) for r in grid) | {self.shared_lr})
 
     def to_toml(self) -> str:
         """The sweep as resolved, every default explicit: loading it runs the same cells."""

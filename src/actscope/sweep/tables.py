@@ -99,7 +99,7 @@ def read_table(out: str | Path) -> list[dict]:
 
 
 def _parse_csv_row(row: dict) -> dict:
-    out = {}
+    out: dict[str, object] = {}
     for k, v in row.items():
         if v == "":
             out[k] = None

@@ -139,7 +139,7 @@ class _Scan:
                   & (sgn * b < sgn * a) & (sgn * b < sgn * c) & (sgn * b <= sgn * (a + c - 2 * b)))
         return np.pad(ok, ((0, 0), (1, 1)))
 
-    def split(self, row: int, k: int) -> float | None:
+    def split(self, row: int, k: int | np.integer) -> float | None:
         """Where |h| is least between nodes k - 1 and k + 1 of ``row`` (bounded Brent in
         log q), if h changes sign there: two roots closer than a grid step; else None."""
         sgn = math.copysign(1.0, self.h[row, k])
@@ -213,7 +213,7 @@ def _first_down(s: _Scan, rows: np.ndarray, cand: np.ndarray, out: np.ndarray):
     has = head.any(axis=1)
     j = np.where(has, s.i0 - 1 - (head[:, ::-1].argmax(axis=1) if s.i0 else 0), -1)
     lo, hi = s.q[np.maximum(j, 0)].copy(), s.q[j + 1]
-    found = has.copy()
+    found = np.array(has, dtype=bool)
     for n, r in enumerate(rows):
         for k in (np.flatnonzero(cand[r, j[n] + 1:s.i0]) + j[n] + 1)[::-1]:
             m = s.split(r, k)
@@ -302,7 +302,7 @@ def _kind(slope: float) -> str:
     return "stable" if abs(slope) < 1.0 else "unstable"
 
 
-def _scan_roots(s: _Scan) -> tuple[list[float], list[tuple[float, float]]]:
+def _scan_roots(s: _Scan) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
     """Roots of one row: those at nodes, brackets of those between nodes, runs of zero
     nodes (a continuum of fixed points) as (first, last)."""
     h, q = s.h[0], s.q

@@ -4,6 +4,7 @@ deep random networks of finite width."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -133,18 +134,18 @@ def propagate(activation, sigma_w2: float, sigma_b2: float, depth: int = 30, wid
             raise InputError(f"{name} = {v!r}: must be an integer >= {least}")
     q_c = check_variance("q_c", q_c, positive=True)
     pred_q = np.stack([predict_layers(act, sw2, sb2, q, None, depth)[0] for q in q0])
-    pred_c = np.stack([predict_layers(act, sw2, sb2, q_c, c, depth)[1] for c in c0])
+    pred_c = np.stack([cast(np.ndarray, predict_layers(act, sw2, sb2, q_c, c, depth)[1]) for c in c0])
     X = _inputs(aux_rng(seed, PROPAGATION_PURPOSE + 1), int(width), q0, n_per, q_c, c0)
     nq = len(q0) * n_per
-    mq, mc = [], []
+    runs_q, runs_c = [], []
     for k in range(n_networks):
         G = measure_layers(act, sw2, sb2, X, depth, seed + k)      # (depth, M, M)
         diag = np.diagonal(G, axis1=1, axis2=2)                     # (depth, M)
-        mq.append(diag[:, :nq].reshape(depth, len(q0), n_per).mean(axis=2).T)
+        runs_q.append(diag[:, :nq].reshape(depth, len(q0), n_per).mean(axis=2).T)
         i = nq + 2 * np.arange(len(c0) * n_per)
         c = G[:, i, i + 1] / np.sqrt(diag[:, i] * diag[:, i + 1])  # (depth, n_c * n_per)
-        mc.append(c.reshape(depth, len(c0), n_per).mean(axis=2).T)
-    mq, mc = np.stack(mq), np.stack(mc)
+        runs_c.append(c.reshape(depth, len(c0), n_per).mean(axis=2).T)
+    mq, mc = np.stack(runs_q), np.stack(runs_c)
     return Propagation(act.name, sw2, sb2, int(depth), int(width), int(n_networks), int(seed),
                        q0, c0, q_c, pred_q, mq.mean(0), mq.std(0), pred_c, mc.mean(0), mc.std(0),
                        fixed_point(act, sw2, sb2))

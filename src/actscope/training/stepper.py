@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,11 @@ from actscope.training.schedule import evaluates
 
 DROPOUT_PURPOSE = 7001  # seeding.aux_rng purpose of the dropout masks
 PARALLEL_ORDERS = 4096  # members from which batch orders are drawn by numba (when installed)
-_QUIET = dict(over="ignore", invalid="ignore", divide="ignore")  # a diverging member overflows
+
+
+def _quiet() -> np.errstate:
+    """A diverging member overflows: no warnings for it."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
 
 
 def batch_streams(spec: MLPSpec, seeds: Sequence[int], rng: str) -> list:
@@ -131,7 +136,7 @@ class Stepper:
             self.tx = make_optimizer(train).transform()
             self.opt_state = self.tx.init(params)
             self.orders = batch_orders(streams, self.n, train.shuffle)
-            self.perms = None
+            self.perms: Any = None  # the engine's index array, drawn per epoch
             self.keep = engine.asarray(np.ones(self.K, dtype=bool))  # on the engine's device
             self._clean = True  # every member kept so far (read on the host only)
             self._zero = engine.zeros(self.K)
@@ -205,7 +210,7 @@ class Stepper:
         if self.runner is not None or self.pos < self.n:
             raise RuntimeError("end_epoch() comes after the step() that finished the epoch")
         host = self.engine.to_host
-        with np.errstate(**_QUIET):
+        with _quiet():
             loss = host(self.loss_sum) / self.n_steps
             norms = [host(s) / self.n_steps for s in self.gn_sums] if self.grad_norms else None
             kept = host(self.keep).astype(bool)
@@ -219,12 +224,12 @@ class Stepper:
     def run_epoch(self) -> None:
         """One whole epoch: the engine's runner where there is one, else ``step()`` to the end."""
         if self.runner is None:
-            with np.errstate(**_QUIET):
+            with _quiet():
                 while not self.step():
                     pass
             self.end_epoch()
             return
-        with np.errstate(**_QUIET):
+        with _quiet():
             loss, correct, still = self.runner.run_epoch(self.kept)
             self.params = self.runner.params
             self._close(loss, correct, still, None)

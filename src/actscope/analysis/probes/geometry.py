@@ -119,12 +119,12 @@ def activation_regions(engine, spec: MLPSpec, params: Params, xx: np.ndarray,
     ids = np.full((K, grid.shape[0]), -1, dtype=np.int64)
     for sl in _chunks(params, len(grid)):
         out = engine.forward(spec, member_slice(params, sl), grid, record=True)
-        keys = []
+        parts = []
         for z, a, act in zip(out.z, out.a, spec.activations):
             g = np.asarray(act.grad(as_numpy(z)), dtype=np.float64)
             # a unit's piece: its slope, or on a flat piece its value (coded below any slope)
-            keys.append(np.where(g != 0, g, FLAT - as_numpy(a)) + 0.0)  # + 0.0 turns -0.0 into 0.0
-        keys = np.concatenate(keys, axis=-1)
+            parts.append(np.where(g != 0, g, FLAT - as_numpy(a)) + 0.0)  # + 0.0 turns -0.0 into 0.0
+        keys = np.concatenate(parts, axis=-1)
         hashes = _row_hash(keys)
         for j, k in enumerate(range(K)[sl]):
             if np.isfinite(keys[j]).all():

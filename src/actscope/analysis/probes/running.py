@@ -63,7 +63,7 @@ class ProbeSetup:
     xx: np.ndarray | None = None
     yy: np.ndarray | None = None
     true_dist: np.ndarray | None = None
-    baseline: dict[str, float] = field(default_factory=dict)
+    baseline: dict[str, np.ndarray | float] = field(default_factory=dict)
     seconds: float = 0.0  # time spent in the probes so far
 
 
@@ -136,7 +136,7 @@ def _measure(engine, spec: MLPSpec, params: Params, setup: ProbeSetup) -> dict[s
         for i in range(L + 1):
             out[f"train/grad_norm.L{i + 1}"] = g[:, i]
     if "context" in inc:
-        if setup.xx is not None:
+        if setup.xx is not None and setup.yy is not None:  # set together
             dist = decision_distance(engine, spec, params, setup.X, setup.xx, setup.yy)
         else:
             dist = linearised_distance(engine, spec, params, setup.X)
@@ -153,8 +153,9 @@ def _measure(engine, spec: MLPSpec, params: Params, setup: ProbeSetup) -> dict[s
         for i in range(L):
             H = as_numpy(ev.a[i])
             out[f"{s}/repr.pr.L{i + 1}"] = np.asarray(participation_ratio(H), dtype=np.float64)
-            out[f"{s}/repr.probe_acc.L{i + 1}"] = probe_accuracy(as_numpy(fit.a[i]), setup.y_fit, H, setup.y)
-    if "regions" in inc and setup.xx is not None and regions_defined(spec):
+            out[f"{s}/repr.probe_acc.L{i + 1}"] = np.asarray(
+                probe_accuracy(as_numpy(fit.a[i]), setup.y_fit, H, setup.y))
+    if "regions" in inc and setup.xx is not None and setup.yy is not None and regions_defined(spec):
         out["grid/regions.count"] = linear_regions(engine, spec, params, setup.xx, setup.yy)
     return out
 

@@ -69,7 +69,7 @@ def dead_units(engine, spec: MLPSpec, params: Params, X: np.ndarray,
         if act.family != "piecewise-linear":
             res.append(np.zeros((z.shape[0], z.shape[-1]), dtype=bool))
             continue
-        res.append(_low_derivative(act, z, threshold).all(axis=1))
+        res.append(np.asarray(_low_derivative(act, z, threshold).all(axis=1)))
     return res
 
 

@@ -1,19 +1,22 @@
 // actscope playground: the page. It holds no model: it sends settings and actions to the
-// server, receives snapshots over server-sent events and draws them on canvas.
+// server, receives snapshots over server-sent events and draws them (draw.js). It tells the
+// user when the server cannot be reached, and what was lost when the server restarted.
 "use strict";
 
 const $ = (sel, el = document) => el.querySelector(sel);
-const C0 = [245, 147, 34];   // class 0
-const C1 = [8, 119, 189];    // class 1
 const ARM_COLORS = ["#7b3fa0", "#16804a"];
-const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+const ARMS = ["a", "b"];
+const RETRY_MS = 2000;
 
-const page = { options: null, defaults: null, sid: null, latest: null, events: null, seq: 0, chain: Promise.resolve() };
+const page = { options: null, defaults: null, sid: null, latest: null, events: null, seq: 0,
+               chain: Promise.resolve(), offline: false, lost: false };
 const form = $("#controls");
 form.addEventListener("submit", (e) => e.preventDefault());  // no inline handler: the CSP forbids them
 
 // ---------------------------------------------------------------------------------------
 // talking to the server
+
+class Offline extends Error {}
 
 async function api(method, path, body) {
   const init = { method, headers: {} };
@@ -22,7 +25,8 @@ async function api(method, path, body) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const res = await fetch(path, init);
+  let res;
+  try { res = await fetch(path, init); } catch (e) { throw new Offline("the server cannot be reached"); }
   const text = await res.text();
   let data;
   try { data = JSON.parse(text); } catch (e) { data = { detail: text }; }
@@ -34,23 +38,101 @@ async function api(method, path, body) {
   return data;
 }
 
-function showError(message) {
+// one message (or a list under a title) in the error box; a formula's error goes beside its box
+function showError(message, list) {
   const box = $("#error");
-  box.textContent = message;
-  box.hidden = !message;
+  box.textContent = "";
   for (const el of form.elements) el.classList.remove("invalid");
-  const m = message && message.match(/^(\w+) =/);
+  for (const arm of ARMS) { const fe = $(`#formula-error-${arm}`); fe.hidden = true; fe.textContent = ""; }
+  const m = message && !list && message.match(/^(\w+) =/);
+  if (m && (m[1] === "act_a" || m[1] === "act_b")) {
+    const arm = m[1].slice(-1), fe = $(`#formula-error-${arm}`);
+    fe.textContent = message.replace(/^act_[ab] = /, "");
+    fe.hidden = false;
+    form.elements[`formula_${arm}`].classList.add("invalid");
+    box.hidden = true;
+    return;
+  }
   if (m && form.elements[m[1]]) form.elements[m[1]].classList.add("invalid");
+  box.append(message || "");
+  if (list && list.length) {
+    const ul = document.createElement("ul");
+    for (const item of list) { const li = document.createElement("li"); li.textContent = item; ul.append(li); }
+    box.append(ul);
+  }
+  box.hidden = !message;
+}
+
+function showBanner(text, resume) {
+  $("#banner-text").textContent = text;
+  $("#resume").hidden = !resume;
+  $("#banner").hidden = !text;
+}
+
+// the server is down: say so (never PLAYING), stop listening, and try again every RETRY_MS
+function goOffline() {
+  if (page.offline || page.lost) return;
+  page.offline = true;
+  if (page.events) { page.events.close(); page.events = null; }
+  $("#state").textContent = "offline";
+  document.body.dataset.state = "offline";
+  $("#play").innerHTML = "&#x25b6; Play";
+  showBanner("Connection to the server lost: nothing is training or updating. Retrying every 2 s…", false);
+  setTimeout(retry, RETRY_MS);
+}
+
+async function retry() {
+  try {
+    await api("GET", `/api/sessions/${page.sid}`);
+    page.offline = false;
+    showBanner("");
+    connect();
+  } catch (e) {
+    if (e instanceof Offline) { setTimeout(retry, RETRY_MS); return; }
+    page.offline = false;
+    sessionLost("The server restarted, or this session expired");
+  }
+}
+
+// the session is gone: say what was lost and offer to start again from the link's settings
+function sessionLost(why) {
+  if (page.lost) return;
+  page.lost = true;
+  if (page.events) { page.events.close(); page.events = null; }
+  const snap = page.latest || {};
+  const upload = snap.upload ? ` and the uploaded points (${snap.upload.name}: upload them again)` : "";
+  $("#state").textContent = "lost";
+  document.body.dataset.state = "lost";
+  showBanner(`${why}: its training (epoch ${snap.epoch ?? 0} of both arms)${upload} was lost. ` +
+             "The settings are kept in this page's link.", true);
+}
+
+async function resume() {
+  try {
+    const { config, errors } = await checkLink();
+    await createSession(config);
+    page.lost = false;
+    showBanner("");
+    showError(errors.length ? "Some settings of the link were refused; the others were kept:" : "", errors);
+  } catch (e) {
+    if (e instanceof Offline) showBanner("The server still cannot be reached; try again in a moment.", true);
+    else showError(e.message);
+  }
+}
+
+function failed(e) {
+  if (e instanceof Offline) goOffline();
+  else if (e.status === 404) sessionLost("This session no longer exists on the server");
+  else showError(e.message);
 }
 
 function connect() {
   if (page.events) page.events.close();
   const es = new EventSource(`/api/sessions/${page.sid}/events`);
   es.onmessage = (e) => render(JSON.parse(e.data));
-  es.addEventListener("gone", () => recreate());
+  es.addEventListener("gone", () => sessionLost("This session expired on the server"));
   es.onerror = async () => {
-    if (es.readyState !== EventSource.CLOSED) return;   // the browser retries by itself
-    try { await api("GET", `/api/sessions/${page.sid}`); connect(); } catch (e) { recreate(); }
+    try { await api("GET", `/api/sessions/${page.sid}`); } catch (e) { failed(e); }
   };
   page.events = es;
 }
@@ -60,23 +142,15 @@ async function createSession(cfg) {
   page.sid = snap.session;
   page.latest = null;
   $("#export").href = `/api/sessions/${page.sid}/config.toml`;
+  $("#weights").href = `/api/sessions/${page.sid}/weights.json`;
   fillForm(snap.config);
   updateURL(snap.config);
   render(snap);
   connect();
 }
 
-async function recreate() {
-  try { await createSession(readForm()); } catch (e) { showError(e.message); }
-}
-
 async function action(name) {
-  try {
-    render(await api("POST", `/api/sessions/${page.sid}/${name}`));
-  } catch (e) {
-    if (e.status === 404) { await recreate(); return; }
-    showError(e.message);
-  }
+  try { render(await api("POST", `/api/sessions/${page.sid}/${name}`)); } catch (e) { failed(e); }
 }
 
 // Changes are sent one at a time, and only the latest one is sent and applied to the form,
@@ -87,7 +161,7 @@ function configChanged() {
 }
 
 async function sendConfig(seq) {
-  if (seq !== page.seq) return;
+  if (seq !== page.seq || page.lost) return;
   const cfg = readForm();
   if (cfg.layer > cfg.depth) cfg.layer = cfg.depth;
   try {
@@ -98,8 +172,29 @@ async function sendConfig(seq) {
     fillForm(snap.config);
     updateURL(snap.config);
   } catch (e) {
-    if (e.status === 404) { await recreate(); return; }
+    if (e.status === undefined || e.status === 404) { failed(e); return; }
     if (seq === page.seq) showError(e.message);
+  }
+}
+
+async function uploadPoints() {
+  const input = $("#upload"), box = $("#upload-error"), file = input.files[0];
+  box.hidden = true;
+  if (!file) return;
+  const lim = page.options.upload;
+  try {
+    if (file.size > lim.max_bytes)
+      throw new Error(`${file.name}: ${file.size.toLocaleString("en")} bytes; an upload holds at most ` +
+                      `${lim.max_bytes.toLocaleString("en")} bytes (${lim.min_rows} to ${lim.max_rows} rows)`);
+    render(await api("POST", `/api/sessions/${page.sid}/points`, { name: file.name, csv: await file.text() }));
+    fillForm(page.latest.config);
+    updateURL(page.latest.config);
+  } catch (e) {
+    if (e instanceof Offline || e.status === 404) { failed(e); return; }
+    box.textContent = e.message;
+    box.hidden = false;
+  } finally {
+    input.value = "";
   }
 }
 
@@ -119,6 +214,13 @@ function setLayerOptions(depth) {
   if (Number(cur) >= 1 && Number(cur) <= depth) sel.value = cur;
 }
 
+function setDatasetOptions(upload) {
+  const sel = form.elements.dataset, cur = sel.value;
+  fillSelect("dataset", page.options.datasets);
+  if (upload) sel.add(new Option(`your points (${upload.name}, ${upload.rows} rows)`, "upload"));
+  sel.value = cur;
+}
+
 function readForm() {
   const cfg = {};
   for (const [key, def] of Object.entries(page.defaults)) {
@@ -126,6 +228,10 @@ function readForm() {
     if (!el) continue;
     const raw = el.value.trim();
     cfg[key] = typeof def === "number" ? (raw === "" ? null : Number(raw)) : raw;
+  }
+  for (const arm of ARMS) {
+    const typed = form.elements[`formula_${arm}`].value.trim();
+    if (typed) cfg[`act_${arm}`] = typed;
   }
   return cfg;
 }
@@ -136,17 +242,23 @@ function fillForm(cfg) {
     const el = form.elements[key];
     if (el) el.value = String(value);
   }
+  const names = page.options.activations.map((a) => a.name);
+  for (const arm of ARMS) {  // a formula or parameterised name: in the box, the list on "formula"
+    const act = cfg[`act_${arm}`], custom = !names.includes(act);
+    form.elements[`act_${arm}`].value = custom ? "" : act;
+    form.elements[`formula_${arm}`].value = custom ? act : "";
+  }
   for (const el of form.elements) el.classList.remove("invalid");
 }
 
-function configFromURL() {
-  const params = new URLSearchParams(location.search);
-  const cfg = { ...page.defaults };
+// the link's settings, checked by the server: every error listed, every valid setting kept
+async function checkLink() {
+  const params = new URLSearchParams(location.search), raw = {};
   for (const [key, value] of params) {
-    if (!(key in cfg)) continue;
-    cfg[key] = typeof page.defaults[key] === "number" ? Number(value) : value;
+    const def = page.defaults[key], num = Number(value);
+    raw[key] = typeof def === "number" && value.trim() !== "" && Number.isFinite(num) ? num : value;
   }
-  return cfg;
+  return api("POST", "/api/check", raw);
 }
 
 function updateURL(cfg) {
@@ -156,183 +268,11 @@ function updateURL(cfg) {
 }
 
 // ---------------------------------------------------------------------------------------
-// drawing
+// drawing a snapshot
 
-function bytesOf(b64) {
-  const s = atob(b64);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-function mix(a, b, t) { return [0, 1, 2].map((i) => Math.round(a[i] + (b[i] - a[i]) * t)); }
-
-function probColor(p) {
-  const white = [255, 255, 255];
-  const c = p < 0.5 ? mix(C0, white, p / 0.5) : mix(white, C1, (p - 0.5) / 0.5);
-  return mix(c, white, 0.35);
-}
-
-function viridis(t) {
-  const x = Math.min(Math.max(t, 0), 1) * (VIRIDIS.length - 1);
-  const i = Math.min(Math.floor(x), VIRIDIS.length - 2);
-  return mix(VIRIDIS[i], VIRIDIS[i + 1], x - i);
-}
-
-// a grid of bytes (row 0 = lowest y) as an image, flipped so that up is +y
-function gridImage(bytes, nx, ny, colour) {
-  const off = document.createElement("canvas");
-  off.width = nx; off.height = ny;
-  const ctx = off.getContext("2d");
-  const img = ctx.createImageData(nx, ny);
-  for (let r = 0; r < ny; r++) {
-    for (let c = 0; c < nx; c++) {
-      const [R, G, B] = colour(bytes[r * nx + c] / 255);
-      const o = ((ny - 1 - r) * nx + c) * 4;
-      img.data[o] = R; img.data[o + 1] = G; img.data[o + 2] = B; img.data[o + 3] = 255;
-    }
-  }
-  ctx.putImageData(img, 0, 0);
-  return off;
-}
-
-function drawBoundary(canvas, b, data, epoch) {
-  const ctx = canvas.getContext("2d");
-  const W = canvas.width, H = canvas.height;
-  ctx.imageSmoothingEnabled = true;
-  ctx.drawImage(gridImage(bytesOf(b.data), b.nx, b.ny, probColor), 0, 0, W, H);
-  const [x0, x1, y0, y1] = b.extent;
-  const sx = (x) => ((x - x0) / (x1 - x0)) * W;
-  const sy = (y) => H - ((y - y0) / (y1 - y0)) * H;
-  const dot = (p, label, ring) => {
-    ctx.beginPath();
-    ctx.arc(sx(p[0]), sy(p[1]), 3.2, 0, 2 * Math.PI);
-    ctx.fillStyle = `rgb(${label ? C1 : C0})`;
-    ctx.fill();
-    ctx.lineWidth = ring ? 1.4 : 0.8;
-    ctx.strokeStyle = ring ? "#111" : "#fff";
-    ctx.stroke();
-  };
-  data.train.x.forEach((p, i) => dot(p, data.train.y[i], false));
-  data.test.x.forEach((p, i) => dot(p, data.test.y[i], true));
-  canvas.dataset.drawn = "1";
-  canvas.dataset.epoch = String(epoch);
-}
-
-function axes(ctx, x, y, w, h, lo, hi, label) {
-  ctx.strokeStyle = "#999"; ctx.lineWidth = 1;
-  ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x, y + h); ctx.lineTo(x + w, y + h); ctx.stroke();
-  ctx.fillStyle = "#666"; ctx.font = "10px sans-serif"; ctx.textAlign = "right";
-  ctx.fillText(fmt(hi, 2), x - 3, y + 8);
-  ctx.fillText(fmt(lo, 2), x - 3, y + h);
-  ctx.textAlign = "left";
-  ctx.fillText(label, x + 4, y + 10);
-}
-
-function line(ctx, xs, ys, sx, sy, colour, dashed) {
-  ctx.strokeStyle = colour; ctx.lineWidth = 1.6;
-  ctx.setLineDash(dashed ? [4, 3] : []);
-  ctx.beginPath();
-  let pen = false;
-  xs.forEach((x, i) => {
-    const v = ys[i];
-    if (v === null || v === undefined) { pen = false; return; }
-    if (pen) ctx.lineTo(sx(x), sy(v)); else ctx.moveTo(sx(x), sy(v));
-    pen = true;
-  });
-  ctx.stroke();
-  ctx.setLineDash([]);
-}
-
-function drawCurves(canvas, arm, colour, scale, epochs) {
-  const ctx = canvas.getContext("2d");
-  const W = canvas.width, H = canvas.height;
-  ctx.clearRect(0, 0, W, H);
-  const c = arm.curves, L = 34, w = W - L - 8, h = H / 2 - 26;
-  const xmax = Math.max(epochs, 1);
-  const sx = (e) => L + (e / xmax) * w;
-  const panels = [
-    { top: 8, lo: 0, hi: scale.loss, keys: ["train_loss", "test_loss"], label: "loss" },
-    { top: H / 2 + 8, lo: 0, hi: 1, keys: ["train_acc", "test_acc"], label: "accuracy" },
-  ];
-  for (const p of panels) {
-    axes(ctx, L, p.top, w, h, p.lo, p.hi, p.label);
-    const sy = (v) => p.top + h - ((Math.min(v, p.hi) - p.lo) / (p.hi - p.lo)) * h;
-    line(ctx, c.epoch, c[p.keys[0]], sx, sy, "#888", true);
-    line(ctx, c.epoch, c[p.keys[1]], sx, sy, colour, false);
-  }
-  ctx.fillStyle = "#666"; ctx.font = "10px sans-serif"; ctx.textAlign = "right";
-  ctx.fillText(`epoch ${xmax}`, W - 8, H - 4);
-}
-
-function drawSignal(canvas, arm, colour, vmax) {
-  const ctx = canvas.getContext("2d");
-  const W = canvas.width, H = canvas.height;
-  ctx.clearRect(0, 0, W, H);
-  const { stages, values } = arm.signal;
-  const L = 34, top = 8, w = W - L - 10, h = H - top - 26;
-  axes(ctx, L, top, w, h, 0, vmax, "");
-  const step = w / stages.length;
-  ctx.font = "10px sans-serif"; ctx.textAlign = "center";
-  stages.forEach((s, i) => {
-    const v = values[i] === null ? 0 : values[i];
-    const bh = (Math.min(v, vmax) / vmax) * h;
-    ctx.fillStyle = s.startsWith("a") ? colour : "#bbb";
-    ctx.fillRect(L + i * step + step * 0.18, top + h - bh, step * 0.64, bh);
-    ctx.fillStyle = "#444";
-    ctx.fillText(s, L + (i + 0.5) * step, H - 12);
-  });
-}
-
-function drawScatter(canvas, sc) {
-  const ctx = canvas.getContext("2d");
-  const W = canvas.width, H = canvas.height;
-  ctx.clearRect(0, 0, W, H);
-  const pts = sc.points.filter((p) => p[0] !== null && p[1] !== null);
-  let m = 1e-9;
-  for (const p of pts) m = Math.max(m, Math.abs(p[0]), Math.abs(p[1]));
-  const pad = 12, s = (Math.min(W, H) / 2 - pad) / m;
-  const cx = W / 2, cy = H / 2;
-  ctx.strokeStyle = "#eee";
-  ctx.beginPath(); ctx.moveTo(0, cy); ctx.lineTo(W, cy); ctx.moveTo(cx, 0); ctx.lineTo(cx, H); ctx.stroke();
-  sc.points.forEach((p, i) => {
-    if (p[0] === null || p[1] === null) return;
-    ctx.beginPath();
-    ctx.arc(cx + p[0] * s, cy - p[1] * s, 2.6, 0, 2 * Math.PI);
-    ctx.fillStyle = `rgba(${sc.labels[i] ? C1 : C0},0.8)`;
-    ctx.fill();
-  });
-  ctx.fillStyle = "#666"; ctx.font = "10px sans-serif"; ctx.textAlign = "right";
-  ctx.fillText(sc.axes[0], W - 4, cy - 4);
-  ctx.textAlign = "left";
-  ctx.fillText(sc.axes[1], cx + 4, 10);
-  ctx.fillText(`scale ±${fmt(m, 2)}`, 4, H - 4);
-}
-
-function drawNeurons(box, nv) {
-  while (box.children.length > nv.maps.length) box.lastChild.remove();
-  while (box.children.length < nv.maps.length) {
-    const c = document.createElement("canvas");
-    c.width = nv.side; c.height = nv.rows;
-    box.appendChild(c);
-  }
-  nv.maps.forEach((m, j) => {
-    const c = box.children[j];
-    c.width = nv.side; c.height = nv.rows;
-    c.title = `layer ${nv.layer}, unit ${j + 1}`;
-    c.getContext("2d").drawImage(gridImage(bytesOf(m), nv.side, nv.rows, viridis), 0, 0);
-  });
-}
-
-function fmt(v, digits = 3) {
-  if (v === null || v === undefined || Number.isNaN(v)) return "–";
-  if (Math.abs(v) >= 1000 || (Math.abs(v) < 0.01 && v !== 0)) return v.toExponential(1);
-  return v.toFixed(digits);
-}
-
-function finiteMax(arrays, floor) {
-  let m = floor;
-  for (const a of arrays) for (const v of a) if (v !== null && Number.isFinite(v)) m = Math.max(m, v);
+function finite(arrays, pick) {
+  let m = null;
+  for (const a of arrays) for (const v of a) if (v !== null && Number.isFinite(v) && v > 0) m = m === null ? v : pick(m, v);
   return m;
 }
 
@@ -341,9 +281,37 @@ function armSection(i) {
   if (!sec.firstElementChild) {
     sec.appendChild($("#arm-template").content.cloneNode(true));
     sec.querySelector(".boundary").id = `boundary-${i}`;
+    sec.querySelector(".gradients").id = `gradients-${i}`;
     sec.querySelector(".test-acc").id = `acc-${i}`;
+    Draw.colourBar(sec.querySelector(".prob-bar"), Draw.probColor);
+    Draw.colourBar(sec.querySelector(".neuron-bar"), Draw.viridis);
   }
   return sec;
+}
+
+function captions(sec, arm) {
+  const sig = arm.signal, pct = (v) => (v === null ? "–" : `${Math.round(v * 100)}%`);
+  let health = "";
+  if (sig.saturated) health += ` · saturated: ${sig.saturated.map(pct).join(", ")}`;
+  if (sig.dead) health += ` · dead units: ${sig.dead.map(pct).join(", ")}`;
+  sec.querySelector(".signal-caption").textContent = `Signal trace: mean |value| per stage (test set)${health}`;
+  const sc = arm.scatter;
+  sec.querySelector(".scatter-caption").textContent =
+    `Hidden space of layer ${sc.layer} (${sc.axes.filter(Boolean).join(" / ")}), std ${Draw.fmt(sc.std)}` +
+    ` · std per layer: ${arm.hidden_std.map((s) => Draw.fmt(s, 2)).join(", ")}`;
+  const nv = arm.neurons;
+  sec.querySelector(".neuron-caption").textContent = `Neurons of layer ${nv.layer} over the input plane`;
+  sec.querySelector(".nv-lo").textContent = Draw.fmt(nv.lo, 2);
+  sec.querySelector(".nv-hi").textContent = Draw.fmt(nv.hi, 2);
+}
+
+// why the two init hashes differ (or not): the same raw draws, each arm's scheme scaling them
+function initNote(arm, other, i) {
+  const v = arm.init_sigma_w2.map((x) => x.toFixed(2));
+  const s2 = v.every((x) => x === v[0]) ? `σw² = ${v[0]} in every layer` : `σw² = ${v.join(", ")} by layer`;
+  if (arm.init === other.init) return `Same initial weights as arm ${i ? "A" : "B"}: same raw draws, same scaling (${s2}).`;
+  return `Init hash differs from arm ${i ? "A" : "B"}'s although both start from the same raw random draws: ` +
+    `this arm's init scheme scales them to ${s2}.`;
 }
 
 function render(snap) {
@@ -352,44 +320,39 @@ function render(snap) {
   page.latest = snap;
   $("#epoch").textContent = snap.epoch;
   $("#epochs").textContent = snap.epochs;
-  $("#state").textContent = snap.state;
-  $("#play").innerHTML = snap.state === "playing" ? "&#x275a;&#x275a; Pause" : "&#x25b6; Play";
-  document.body.dataset.state = snap.state;
+  if (!page.offline && !page.lost) {
+    $("#state").textContent = snap.state;
+    document.body.dataset.state = snap.state;
+    $("#play").innerHTML = snap.state === "playing" ? "&#x275a;&#x275a; Pause" : "&#x25b6; Play";
+  }
+  setDatasetOptions(snap.upload);
   const arms = snap.arms;
-  const scale = {
-    loss: Math.min(finiteMax(arms.map((a) => a.curves.test_loss.concat(a.curves.train_loss)), 0.8), 5),
-  };
-  const signalMax = finiteMax(arms.map((a) => a.signal.values), 1e-6) * 1.05;
+  const scale = { loss: Math.min(Math.max(finite(arms.map((a) => a.curves.test_loss.concat(a.curves.train_loss)), Math.max) || 0, 0.8), 5) };
+  const signalMax = Math.max(finite(arms.map((a) => a.signal.values), Math.max) || 0, 1e-6) * 1.05;
+  const all = arms.flatMap((a) => a.gradients.layers);
+  const grange = [Math.floor(Math.log10(finite(all, Math.min) || 1e-3)), Math.ceil(Math.log10(finite(all, Math.max) || 1))];
+  if (grange[1] <= grange[0]) grange[1] = grange[0] + 1;
   arms.forEach((arm, i) => {
-    const sec = armSection(i);
-    const colour = ARM_COLORS[i];
+    const sec = armSection(i), colour = ARM_COLORS[i];
     sec.querySelector(".tag").textContent = i === 0 ? "A" : "B";
     sec.querySelector(".act").textContent = arm.activation;
     const acc = sec.querySelector(".test-acc");
-    acc.textContent = fmt(arm.last.test_acc);
+    acc.textContent = Draw.fmt(arm.last.test_acc);
     acc.dataset.value = arm.last.test_acc === null ? "" : String(arm.last.test_acc);
-    sec.querySelector(".test-loss").textContent = fmt(arm.last.test_loss);
-    sec.querySelector(".train-loss").textContent = fmt(arm.last.train_loss);
+    sec.querySelector(".test-loss").textContent = Draw.fmt(arm.last.test_loss);
+    sec.querySelector(".train-loss").textContent = Draw.fmt(arm.last.train_loss);
     sec.querySelector(".init").textContent = arm.init;
-    sec.querySelector(".weights").title = `initial weights ${arm.init}, current weights ${arm.weights}`;
+    sec.querySelector(".weights").title = `initial weights ${arm.init}, current weights ${arm.weights} ` +
+      "(the arms share the raw random draws; each init scheme scales them, so the hashes differ)";
     sec.querySelector(".diverged").hidden = !arm.diverged;
-    drawBoundary(sec.querySelector(".boundary"), arm.boundary, snap.data, snap.epoch);
-    drawCurves(sec.querySelector(".curves"), arm, colour, scale, snap.epochs);
-    drawSignal(sec.querySelector(".signal"), arm, colour, signalMax);
-    const sig = arm.signal, pct = (v) => (v === null ? "–" : `${Math.round(v * 100)}%`);
-    let health = "";
-    if (sig.saturated) health += ` · saturated: ${sig.saturated.map(pct).join(", ")}`;
-    if (sig.dead) health += ` · dead units: ${sig.dead.map(pct).join(", ")}`;
-    sec.querySelector(".signal-caption").textContent = `Signal trace: mean |value| per stage (test set)${health}`;
-    const sc = arm.scatter;
-    sec.querySelector(".scatter-caption").textContent =
-      `Hidden space of layer ${sc.layer} (${sc.axes.filter(Boolean).join(" / ")}), std ${fmt(sc.std)}` +
-      ` · std per layer: ${arm.hidden_std.map((s) => fmt(s, 2)).join(", ")}`;
-    drawScatter(sec.querySelector(".scatter"), sc);
-    const nv = arm.neurons;
-    sec.querySelector(".neuron-caption").textContent =
-      `Neurons of layer ${nv.layer} over the input plane (colour: ${fmt(nv.lo, 2)} to ${fmt(nv.hi, 2)})`;
-    drawNeurons(sec.querySelector(".neurons"), nv);
+    sec.querySelector(".init-note").textContent = initNote(arm, arms[1 - i], i);
+    Draw.boundary(sec.querySelector(".boundary"), arm.boundary, snap.data, snap.epoch);
+    Draw.curves(sec.querySelector(".curves"), arm, colour, scale, snap.epochs);
+    Draw.gradients(sec.querySelector(".gradients"), arm, grange, snap.epochs);
+    Draw.signal(sec.querySelector(".signal"), arm, colour, signalMax);
+    Draw.scatter(sec.querySelector(".scatter"), arm.scatter);
+    Draw.neurons(sec.querySelector(".neurons"), arm.neurons);
+    captions(sec, arm);
   });
 }
 
@@ -402,8 +365,8 @@ async function main() {
   page.defaults = opts.defaults;
   const acts = opts.activations.map((a) => a.name);
   const actLabels = opts.activations.map((a) => `${a.name} (${a.family})`);
-  fillSelect("act_a", acts, actLabels);
-  fillSelect("act_b", acts, actLabels);
+  fillSelect("act_a", ["", ...acts], ["(formula →)", ...actLabels]);
+  fillSelect("act_b", ["", ...acts], ["(formula →)", ...actLabels]);
   fillSelect("dataset", opts.datasets);
   fillSelect("init", opts.inits);
   fillSelect("optimizer", opts.optimizers);
@@ -411,14 +374,15 @@ async function main() {
     const el = form.elements[key];
     if (el && el.type === "number") { el.min = lim.min; el.max = lim.max; }
   }
-  const wanted = configFromURL();
-  try {
-    await createSession(wanted);
-  } catch (e) {
-    await createSession({ ...page.defaults });
-    showError(`The settings in the link were refused (${e.message}); showing the defaults.`);
+  const { config, errors } = await checkLink();
+  await createSession(config);
+  if (errors.length) showError(`This link has ${errors.length} setting(s) the server refused; the others were kept:`, errors);
+  for (const arm of ARMS) {  // choosing from the list clears the formula box (before the form hears it)
+    form.elements[`act_${arm}`].addEventListener("change", () => { form.elements[`formula_${arm}`].value = ""; });
   }
-  form.addEventListener("change", configChanged);
+  form.addEventListener("change", (e) => { if (e.target.id !== "upload") configChanged(); });
+  $("#upload").addEventListener("change", uploadPoints);
+  $("#resume").addEventListener("click", resume);
   $("#play").addEventListener("click", () =>
     action(page.latest && page.latest.state === "playing" ? "pause" : "play"));
   $("#step").addEventListener("click", () => action("step"));
@@ -431,8 +395,8 @@ async function main() {
   });
   // the session lives while the page is looked at: an open event stream alone does not keep it
   setInterval(() => {
-    if (page.sid && document.visibilityState === "visible")
-      api("POST", `/api/sessions/${page.sid}/heartbeat`).catch(() => {});
+    if (page.sid && !page.lost && !page.offline && document.visibilityState === "visible")
+      api("POST", `/api/sessions/${page.sid}/heartbeat`).catch(failed);
   }, 60000);
   window.addEventListener("pagehide", () => {
     if (page.sid) fetch(`/api/sessions/${page.sid}`, { method: "DELETE", keepalive: true });
