@@ -16,25 +16,9 @@ import pytest
 from click.testing import CliRunner
 
 from actscope.cli import main
+from tiny_specs import TINY_TWO_ARMS
 
-GOOD = """
-name = "tiny"
-[data]
-n_samples = 80
-[model]
-hidden = [4]
-[train]
-epochs = 2
-batch_size = 16
-[seeds]
-count = 5
-[[arms]]
-name = "relu"
-activation = "relu"
-[[arms]]
-name = "tanh"
-activation = "tanh"
-"""
+GOOD = TINY_TWO_ARMS + "[seeds]\ncount = 5\n"
 
 SWEEP = """
 [sweep]

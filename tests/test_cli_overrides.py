@@ -14,23 +14,9 @@ from actscope.cli import main
 from actscope.config import TrainSpec
 from actscope.config.overrides import apply_sets, load_spec_with, parse_value, split_set
 from actscope.errors import InputError
+from tiny_specs import TINY_TWO_ARMS
 
-GOOD = """
-name = "tiny"
-[data]
-n_samples = 80
-[model]
-hidden = [4]
-[train]
-epochs = 2
-batch_size = 16
-[[arms]]
-name = "relu"
-activation = "relu"
-[[arms]]
-name = "tanh"
-activation = "tanh"
-"""
+GOOD = TINY_TWO_ARMS
 
 SWEEP = """
 [sweep]

@@ -18,20 +18,9 @@ from actscope.activations.formula import FormulaError, parse_formula
 from actscope.cli import main
 from actscope.config import parse_spec
 from actscope.errors import MAX_SHOWN, input_error, shorten, shown
+from tiny_specs import TINY_ONE_ARM
 
-GOOD = """
-name = "tiny"
-[data]
-n_samples = 80
-[model]
-hidden = [4]
-[train]
-epochs = 2
-batch_size = 16
-[[arms]]
-name = "relu"
-activation = "relu"
-"""
+GOOD = TINY_ONE_ARM
 
 
 @pytest.mark.parametrize("value, text", [
