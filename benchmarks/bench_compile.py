@@ -13,6 +13,9 @@ second's): the stall the target is about. Rows, each with its ratio to NumPy's t
   d  fast engine, specialised kernels, a new architecture (what every new architecture cost
      before the generic kernels)
   e  engine = "auto", a new architecture, 2 members (the estimate's pick)
+  f  engine = "fast", warm cache, a new formula activation (random coefficients, so no run
+     used it before): it runs as a program in the generic kernels (target: at most 2 s; the
+     time includes deriving f' from the formula)
 
 Usage: python benchmarks/bench_compile.py [--quick] [--dtype float32] [--activation tanh]
 ``--quick`` skips rows b and d (the long compiles).
@@ -96,6 +99,9 @@ def main(argv=None) -> None:
                      child("fast", "specialised", args.dtype, args.activation, w, args.members)))
     rows.append(("e  auto, 2 members, new widths " + (w := new()),
                  child("auto", "", args.dtype, args.activation, w, 2)))
+    formula = f"f(x) = x * tanh({rnd.uniform(0.5, 2):.4f} * x) + {rnd.uniform(0, 0.2):.4f} * sin(x)"
+    rows.append(("f  fast, a new formula, new widths " + (w := new()),
+                 child("fast", "", args.dtype, formula, w, args.members)))
     base = rows[0][1]["first_epoch_s"]
     for name, r in rows:
         extra = f"   [{r['decision']['chosen']}]" if "decision" in r else ""

@@ -8,9 +8,12 @@ trains), run here too.
 
 Target (issue 19): the command in at most 5 s. On a shared machine its wall time says more
 about the other jobs than about actscope: the CPU seconds of the command and its workers
-and the load average are printed beside it.
+and the load average are printed beside it. ``--against SRC`` runs the command from
+another source tree too (say ``git archive HEAD src | tar -x -C /tmp/head``, then
+``--against /tmp/head/src``), alternating with this one so that both see the same load,
+and prints the ratio of their times.
 
-    python benchmarks/bench_reproduce.py [--repeat 3]
+    python benchmarks/bench_reproduce.py [--repeat 3] [--against SRC]
 """
 
 from __future__ import annotations
@@ -64,21 +67,36 @@ def baseline_article_loop(data, epochs=800, lr=0.05, batch=64, seed=42) -> float
     return time.perf_counter() - start
 
 
+def run_cli(src: str | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds (the command and its workers) of one `actscope reproduce
+    sigmoid-vs-relu`, from the installed actscope or from source tree ``src``."""
+    env = dict(os.environ, PYTHONPATH=src) if src else None
+    with tempfile.TemporaryDirectory() as tmp:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "actscope.cli", "reproduce", "sigmoid-vs-relu",
+                        "--out", str(Path(tmp) / "run"), "--quiet"], check=True, capture_output=True,
+                       env=env)
+        wall = time.perf_counter() - t
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--against", metavar="SRC", help="another source tree to time, alternately")
     args = ap.parse_args()
 
-    cli, cli_cpu = [], []
+    cli, cli_cpu, other, other_cpu = [], [], [], []
     for _ in range(args.repeat):
-        with tempfile.TemporaryDirectory() as tmp:
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            t = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "actscope.cli", "reproduce", "sigmoid-vs-relu",
-                            "--out", str(Path(tmp) / "run"), "--quiet"], check=True, capture_output=True)
-            cli.append(time.perf_counter() - t)
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command and its workers
-            cli_cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+        wall, cpu = run_cli()
+        cli.append(wall)
+        cli_cpu.append(cpu)
+        if args.against:
+            wall, cpu = run_cli(args.against)
+            other.append(wall)
+            other_cpu.append(cpu)
 
     t0 = time.perf_counter()
     from actscope.experiment import run_experiment
@@ -104,6 +122,13 @@ def main() -> None:
     print(f"{'  its CPU time (all its processes)':<44}{best(cli_cpu):>12.2f} s")
     print(f"{'  load average (1, 5, 15 min) on ' + str(os.cpu_count()) + ' cores':<44}"
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg()):>14}")
+    if args.against:
+        print(f"{'the same from ' + args.against:<44}{best(other):>12.2f} s"
+              f"   (median {statistics.median(other):.2f} s)")
+        print(f"{'  its CPU time (all its processes)':<44}{best(other_cpu):>12.2f} s")
+        print(f"{'ratio this / that, wall (best, median)':<44}{best(cli) / best(other):>12.2f} x"
+              f"   ({statistics.median(cli) / statistics.median(other):.2f} x)")
+        print(f"{'ratio this / that, CPU (best)':<44}{best(cli_cpu) / best(other_cpu):>12.2f} x")
     print(f"{'  import actscope':<44}{t_import:>12.2f} s")
     print(f"{'  train both arms + metrics':<44}{best(train):>12.2f} s")
     print(f"{'  save run + figures + report.html':<44}{best(report):>12.2f} s")

@@ -2,8 +2,8 @@
 
 An mkdocs hook (``hooks:`` in mkdocs.yml): ``spec.md`` from the pydantic models
 (`actscope.cli.spec_reference`: every field of every table with its default and meaning, the
-sweep format and both `actscope init` templates) and ``cli.md`` from the Click commands (every
-command's own ``--help``). ``python docs/gen_ref.py spec|cli`` prints a page.
+sweep format, the search format and both `actscope init` templates) and ``cli.md`` from the
+Click commands (every command's own ``--help``). ``python docs/gen_ref.py spec|cli`` prints a page.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import click
 SPEC_INTRO = """# Spec reference
 
 An experiment is a TOML file (`actscope run FILE`); a sweep is the same file plus a `[sweep]`
-table (`actscope sweep FILE`). Every table below lists each field with its default and
-meaning; a field left out takes its default, and a key that is not listed is refused with the
-keys its table allows. This page is generated from the pydantic models, as is
+table (`actscope sweep FILE`); a search for activation functions is a file with a `[search]`
+table (`actscope search FILE`, [its own format](#the-search-format)). Every table below lists
+each field with its default and meaning; a field left out takes its default, and a key that is
+not listed is refused with the keys its table allows. This page is generated from the pydantic models, as is
 `actscope schema` (the JSON Schema) and `actscope init` (an annotated template).
 """
 
@@ -40,6 +41,42 @@ refused, naming the keys `[sweep]` allows: the axes go in `[sweep.grid]`.
 """
 
 
+SEARCH_FORMAT = """## The search format
+
+A search file (`actscope search FILE`; see [Searching for activation functions](search.md))
+has a `[search]` table, its successive-halving stages as `[[search.stages]]`, one
+`[tasks.NAME]` table per task and the `[model]` and `[train]` that every candidate shares. A
+`[tasks.NAME]` table is a [`[data]` table](#data) with two more rules: the task is binary
+classification (the kernels train one logit) and `val_size` is above 0 (each candidate's rate is
+tuned on validation). There is no `[[arms]]` or `[seeds]`: the search proposes the activations,
+and each stage sets its own seeds and epochs. `actscope search search-small --set
+search.candidates=100` changes a field before validation, as `--set` does for a run.
+"""
+
+SEARCH_TITLES = {
+    "search": "`[search]`", "[search.stages]": "`[[search.stages]]`: one rung of successive halving",
+    "search/model": "`[model]` of a search file", "search/train": "`[train]` of a search file",
+}
+
+
+def _tables(sections, titles: dict[str, str]) -> list[str]:
+    """One markdown table per TOML table of ``sections``: key, default, meaning."""
+    from actscope.cli.spec_reference import rows
+
+    by_section: dict[str, list] = {}
+    for section, key, default, meaning in rows(sections):
+        by_section.setdefault(section, []).append((key, default, meaning))
+    out = []
+    for section, model in sections:
+        title = titles.get(section, f"`[{section}]`")
+        doc = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split()).replace("``", "`")
+        out += [f"## {title}", "", doc, "", "| key | default | meaning |", "|---|---|---|"]
+        out += [f"| `{key}` | {_default(default)} | {meaning.replace('|', '&#124;')} |"
+                for key, default, meaning in by_section[section]]
+        out.append("")
+    return out
+
+
 def _code(value) -> str:
     from actscope.cli.schema import toml_value
 
@@ -59,25 +96,19 @@ def _default(value) -> str:
 
 
 def spec_page() -> str:
-    """The spec reference in markdown: one table per TOML table, then the sweep format."""
+    """The spec reference in markdown: one table per TOML table, the sweep format, the search
+    format."""
     from actscope.cli.schema import template
-    from actscope.cli.spec_reference import SECTIONS, rows
+    from actscope.cli.spec_reference import SECTIONS
+    from actscope.sweep.spec import NOT_SWEEPABLE
 
-    by_section: dict[str, list] = {}
-    for section, key, default, meaning in rows():
-        by_section.setdefault(section, []).append((key, default, meaning))
-    out = [SPEC_INTRO]
-    for section, model in SECTIONS:
-        if section == "sweep":
-            from actscope.sweep.spec import NOT_SWEEPABLE
+    experiment = [(sec, m) for sec, m in SECTIONS if sec != "sweep"]
+    out = [SPEC_INTRO, *_tables(experiment, TABLE_TITLES),
+           SWEEP_FORMAT.format(not_sweepable=", ".join(f"`{n}`" for n in sorted(NOT_SWEEPABLE))),
+           *_tables([(sec, m) for sec, m in SECTIONS if sec == "sweep"], TABLE_TITLES)]
+    from actscope.cli.spec_reference import SEARCH_SECTIONS
 
-            out.append(SWEEP_FORMAT.format(not_sweepable=", ".join(f"`{n}`" for n in sorted(NOT_SWEEPABLE))))
-        title = TABLE_TITLES.get(section, f"`[{section}]`")
-        doc = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split()).replace("``", "`")
-        out += [f"## {title}", "", doc, "", "| key | default | meaning |", "|---|---|---|"]
-        out += [f"| `{key}` | {_default(default)} | {meaning.replace('|', '&#124;')} |"
-                for key, default, meaning in by_section[section]]
-        out.append("")
+    out += [SEARCH_FORMAT, *_tables(SEARCH_SECTIONS, SEARCH_TITLES)]
     out += ["## Templates", "", "`actscope init` writes this file:", "", "```toml", template(False),
             "```", "", "`actscope init --sweep` writes this one:", "", "```toml", template(True), "```"]
     return "\n".join(out)

@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("actscope.estimators",),
     ("actscope.report",),
     ("actscope.sweep",),
+    ("actscope.search",),
     ("actscope.interop",),
     ("actscope.pipeline",),
     ("actscope.serve",),

@@ -117,3 +117,26 @@ def test_run_records_the_choice_and_its_reason():
     rec = run.metrics["engine"]
     assert rec["policy"] == "auto" and rec["chosen"].split("/")[0] in ("fast", "numpy")
     assert "estimated" in rec["reason"] and "2 members x 2 epochs" in rec["reason"]
+
+
+def test_programs_cost_more_and_the_specialised_kernels_are_compiled_only_where_they_pay():
+    from actscope.engines.fast_kernels import program_ops
+    from actscope.nn.model import MLPSpec
+
+    formula = MLPSpec(2, [8, 8], "f(x) = x * tanh(x)")
+    ops = program_ops(formula)
+    assert ops > 0 and program_ops(MLPSpec(2, [8, 8], "tanh")) == 0  # built-ins run from the table
+
+    def work(members, epochs, program_ops):
+        return Workload(members=members, epochs=epochs, n=240, batch=64, sizes=(2, 8, 8, 1), dtype="float32",
+                        threads=2, lanes=16, program_ops=program_ops)
+
+    assert (kernel_estimate(work(15, 100, ops), "generic", True, True).work_s
+            > kernel_estimate(work(15, 100, 0), "generic", True, True).work_s)
+    kinds = {"generic": True, "specialised": False}
+    # a search cell (15 members, 100 epochs): the program runs now, nothing compiled
+    est, _ = decide(work(15, 100, ops), kinds, numba_loaded=True, allow_numpy=False)
+    assert est.kernel == "generic"
+    # 10,000 members for 2,000 epochs: compiling the unrolled kernels pays for itself
+    est, why = decide(work(10_000, 2_000, ops), kinds, numba_loaded=True, allow_numpy=False)
+    assert est.kernel == "specialised" and "generic" in why

@@ -6,7 +6,6 @@ confusion matrices are labelled with the data's classes."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -37,15 +36,19 @@ def spiral_report(spiral_run, tmp_path_factory):
     """The report written, with every figure's panel sizes and covering legends measured
     as it is saved (drawn here, in order: one process)."""
     out = tmp_path_factory.mktemp("spiral")
-    measured = {}
-    save = report_html.write_figure
+    measured, drawing = {}, []
+    save, render = report_html.write_figure, report_html.render
 
-    def measuring(fig, path, dpi, **kw):
-        name = Path(path).name.lstrip(".").split(".")[0]  # atomic_path: a temporary name beside it
-        measured[name] = (panel_sizes(fig, dpi), legend_overlaps(fig, dpi))
-        save(fig, path, dpi, **kw)
+    def naming(run, name, dpi):
+        drawing[:] = [name]
+        return render(run, name, dpi)
+
+    def measuring(fig, out, dpi, **kw):
+        measured[drawing[0]] = (panel_sizes(fig, dpi), legend_overlaps(fig, dpi))
+        save(fig, out, dpi, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(report_html, "render", naming)
         mp.setattr(report_html, "write_figure", measuring)
         mp.setenv("ACTSCOPE_REPORT_WORKERS", "1")
         write_report(spiral_run, out)

@@ -1,5 +1,6 @@
 """The fast engine's generic kernels (any width and depth, the built-in activations through
-a table, nothing compiled per architecture) agree with the NumPy reference."""
+a table, others as programs, nothing compiled per architecture or activation) agree with
+the NumPy reference."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def test_generic_takes_activation_parameters_at_run_time(small_moons):
     # a non-default slope is a run-time value, not a new compile: it must change the result
     spec = MLPSpec(2, [5, 4], ["leaky_relu(0.3)", "elu(alpha=0.5)"])
     codes = generic_args(spec, "float64")
-    assert codes is not None and codes[2][0, 0] == 0.3 and codes[2][1, 0] == 0.5
+    assert codes is not None and codes[2][0, 0, 0] == 0.3 and codes[2][0, 1, 0] == 0.5
     train = TrainSpec(epochs=3, optimizer="momentum", lr=0.05)
     _, a, b = _fit_both(spec, small_moons, train)
     _assert_same(a, b, rtol=1e-9, atol=1e-11)
@@ -67,7 +68,12 @@ def test_generic_covers_wide_networks_one_module_for_all(small_moons):
     _assert_same(a, b, rtol=2e-3, atol=2e-4)
 
 
-def test_formulas_are_not_in_the_table():
-    spec = MLPSpec(2, [3], "f(x) = x * tanh(x)")
-    assert generic_args(spec, "float64") is None
-    assert "generic" not in sources(spec, "float64") and "specialised" in sources(spec, "float64")
+def test_formulas_run_as_programs_of_the_one_generic_module():
+    spec = MLPSpec(2, [3, 2], ["f(x) = x * tanh(x)", "tanh"])
+    args = generic_args(spec, "float64")
+    assert args is not None
+    codes, progs = args[1], args[3]
+    # the formula is program pair 0 (its f and f'), tanh stays on the compiled table
+    assert codes[0, 0] == len(TABLE) and codes[0, 1] == TABLE.index("tanh") and progs.shape[0] == 2
+    assert sources(spec, "float64")["generic"] == sources(MLPSpec(2, [3], "relu"), "float64")["generic"]
+    assert "specialised" in sources(spec, "float64")  # still a choice where it pays

@@ -25,7 +25,8 @@ ACTSCOPE_ALL = [
 # attributes of ``actscope`` that import a subpackage (or top-level module) on first access
 SUBPACKAGES = [
     "activations", "analysis", "cli", "config", "data", "engines", "errors", "estimators", "experiment",
-    "interop", "nn", "pipeline", "report", "seeding", "serve", "static_site", "sweep", "theory", "training",
+    "interop", "nn", "pipeline", "report", "search", "seeding", "serve", "static_site", "sweep", "theory",
+    "training",
 ]
 
 # each subpackage's ``__all__``; None: it has none yet (it promises nothing beyond docs/design.md)
@@ -62,6 +63,10 @@ SUBPACKAGE_ALL: dict[str, list[str] | None] = {
            'register_critical_scheme', 'register_init_scheme'],
     'pipeline': ['ReportWorker', 'rewrite_report', 'run_experiment', 'worker_pays'],
     'report': ['add_figure', 'add_section', 'prepare', 'write_figures', 'write_report'],
+    'search': ['Candidate', 'Evolution', 'RandomSearch', 'Rejected', 'SearchResult', 'SearchSpec',
+               'Stage', 'canonicalise', 'cell_spec', 'default_search_dir', 'evaluate_cell', 'exhaustive',
+               'is_search_file', 'leaderboard', 'load_search', 'member_table', 'parse_search',
+               'read_candidates', 'reference_candidates', 'run_search', 'tuned', 'write_results'],
     'seeding': None,
     'serve': None,
     'static_site': ['BuildOptions', 'build_site', 'make_bundle'],

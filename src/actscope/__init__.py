@@ -35,7 +35,7 @@ _EXPORTS = {
 # ``import actscope; actscope.theory.critical_sigma_w2("relu")``
 _SUBPACKAGES = (
     "activations", "analysis", "cli", "config", "data", "engines", "errors", "estimators", "experiment",
-    "interop", "nn", "pipeline", "report", "seeding", "serve", "static_site", "sweep", "theory",
+    "interop", "nn", "pipeline", "report", "search", "seeding", "serve", "static_site", "sweep", "theory",
     "training",
 )
 

@@ -204,3 +204,18 @@ def claim_folder(path: str | Path, label: str = "--out",
         raise _refuse(label, path, "the folder exists and is not empty; give a new or empty one")
     remove_stale(path.parent)
     return claim
+
+
+def lock_folder(out: Path, what: str) -> FolderLock:
+    """Create ``out`` and lock it for this process: a second ``what`` ("sweep", "search")
+    writing into the same folder at the same time is refused at once (one line, exit 2);
+    a later one resumes."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = try_lock(out)
+    except OSError as err:
+        raise InputError(f"--out = {shown(str(out))}: cannot write there ({err.strerror})") from None
+    if lock is None:
+        raise InputError(f"--out = {shown(str(out))}: another {what} (pid {holder(out)}) is writing "
+                         "there; run it again when that one has finished, to resume")
+    return lock

@@ -65,16 +65,23 @@ _REGISTRY: dict[str, Activation] = {}
 _PENDING: dict[str, Callable[[], Activation]] = {}  # registered, built on first lookup
 _CACHE: dict[str, Activation] = {}
 USER_DEFINED: set[str] = set()  # names registered by users (they may be redefined)
+UNLISTED: set[str] = set()  # registered for lookup by name only (a search's candidates)
 
 
-def register(act: Activation, *, overwrite: bool = False) -> Activation:
-    """Add an activation to the registry (refusing silent replacement)."""
+def register(act: Activation, *, overwrite: bool = False, listed: bool = True) -> Activation:
+    """Add an activation to the registry (refusing silent replacement). ``listed=False``
+    registers it for lookup by name only: ``list_activations`` leaves it out, so that the
+    thousands of candidates a search registers do not crowd the names users choose from."""
     if act.family not in FAMILIES:
         raise ValueError(f"family {act.family!r} is not one of {', '.join(FAMILIES)}")
     if (act.name in _REGISTRY or act.name in _PENDING) and not overwrite:
         raise ValueError(f"activation {act.name!r} is already registered")
     _PENDING.pop(act.name, None)
     _REGISTRY[act.name] = act
+    if listed:
+        UNLISTED.discard(act.name)
+    else:
+        UNLISTED.add(act.name)
     return act
 
 
@@ -101,8 +108,8 @@ def is_builtin(name: str) -> bool:
 
 
 def list_activations() -> list[str]:
-    """Names of every registered activation, sorted."""
-    return sorted({*_REGISTRY, *_PENDING})
+    """Names of every listed registered activation, sorted."""
+    return sorted({*_REGISTRY, *_PENDING} - UNLISTED)
 
 
 def lookup(key: str) -> Activation | None:

@@ -22,6 +22,11 @@ class softplus(sympy.Function):  # noqa: N801 - sympy function names are lower c
     def fdiff(self, argindex=1):
         return sigmoid(self.args[0])
 
+    def _eval_is_real(self):  # real and positive for real u: Abs() of it stays real
+        return self.args[0].is_real
+
+    _eval_is_positive = _eval_is_real
+
 
 class sigmoid(sympy.Function):  # noqa: N801
     """1 / (1 + exp(-u)), evaluated stably."""
@@ -29,6 +34,11 @@ class sigmoid(sympy.Function):  # noqa: N801
     def fdiff(self, argindex=1):
         s = sigmoid(self.args[0])
         return s * (1 - s)
+
+    def _eval_is_real(self):  # real and positive for real u: Abs() of it stays real
+        return self.args[0].is_real
+
+    _eval_is_positive = _eval_is_real
 
 
 _CALLS = {sympy.exp: "exp", sympy.log: "log", sympy.sin: "sin", sympy.cos: "cos", sympy.tan: "tan",

@@ -92,7 +92,7 @@ def _presets_help() -> str:
 
     folder = files("actscope.config").joinpath("presets")
     names = sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
-                   and "sweep" not in tomllib.loads(p.read_text(encoding="utf-8")))
+                   and not {"sweep", "search"} & tomllib.loads(p.read_text(encoding="utf-8")).keys())
     return ", ".join(names)
 
 
@@ -122,6 +122,8 @@ def reproduce(preset, out, seeds, quiet, max_memory, sets, as_json) -> None:
 
     if preset in list_presets("sweep"):
         raise input_error(None, "PRESET", preset, f"a sweep: run it with `actscope sweep {preset}`")
+    if preset in list_presets("search"):
+        raise input_error(None, "PRESET", preset, f"a search: run it with `actscope search {preset}`")
     if preset not in list_presets():
         raise input_error(None, "PRESET", preset,
                           f"not a built-in preset; known: {', '.join(list_presets())}")

@@ -23,6 +23,7 @@ from actscope.config import (
     SeedsSpec,
     TrainSpec,
 )
+from actscope.search.spec import SearchModel, SearchTable, SearchTrain, StageTable
 from actscope.sweep import SweepTable
 
 # (TOML table, model): the order of the reference and of the template
@@ -31,6 +32,12 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("model", ModelSpec), ("train", TrainSpec), ("[arms]", ArmSpec), ("seeds", SeedsSpec),
     ("probes", ProbesSpec), ("[probes.points]", PointSpec), ("report", ReportSpec),
     ("sweep", SweepTable),
+]
+
+# the tables of a search file (`actscope search`); its [tasks.NAME] tables are [data] tables
+SEARCH_SECTIONS: list[tuple[str, type[BaseModel]]] = [
+    ("search", SearchTable), ("[search.stages]", StageTable), ("search/model", SearchModel),
+    ("search/train", SearchTrain),
 ]
 
 MEANINGS: dict[str, str] = {
@@ -121,6 +128,39 @@ MEANINGS: dict[str, str] = {
     "sweep.focus": "the headline architecture (hidden widths)",
     "sweep.latency": "measure the inference latency of every cell",
     "sweep.latency_batch": "the batch size of the latency measurement",
+    "search.name": "names the search directory `runs/search-<name>` (a name as `name` above)",
+    "search.description": "free text, kept in the resolved `search.toml`",
+    "search.strategy": "`exhaustive` (every function of the grammar up to `max_size`, in a fixed order), "
+                       "`evolution` (regularised evolution) or `random` (the baseline)",
+    "search.max_size": "the largest candidate: primitives in its expression (1 to 12)",
+    "search.candidates": "distinct candidates evaluated, after deduplication and screening; "
+                         "the references are not counted",
+    "search.references": "registered activations evaluated in every stage; each candidate of the "
+                         "last stage is compared with each of them (paired, Holm-corrected)",
+    "search.seed": "the strategy's own randomness (`random`, `evolution`)",
+    "search.population": "evolution: the last `population` candidates evaluated form the population",
+    "search.sample": "evolution: the tournament size, at most `population`; the best of it is mutated",
+    "search.chunk": "candidates per stored cell (one kernel call per epoch; the unit of resuming)",
+    "search.tasks": "the tasks every candidate is trained on: names of `[tasks.NAME]` tables "
+                    "(each a `[data]` table: binary classification, `val_size` > 0); none: every "
+                    "`[tasks.NAME]` table, in the file's order",
+    "search.stages": "`[[search.stages]]`: successive halving, in order; every candidate enters the first",
+    "[search.stages].seeds": "seeds 0 to `seeds - 1`, per task and learning rate",
+    "[search.stages].epochs": "passes over the training split",
+    "[search.stages].keep": "promoted to the next stage by mean validation accuracy over the tasks: "
+                            "a fraction in (0, 1) or a count ≥ 1; every stage but the last, which has none",
+    "search/model.hidden": "the widths of the hidden layers; every candidate on every hidden layer",
+    "search/model.init": "the weight init scheme (`auto`: he for the ReLU family, xavier otherwise)",
+    "search/train.optimizer": "sgd, momentum, nesterov or adam",
+    "search/train.lr_grid": "every candidate is trained at each rate; per task, the rate with the best "
+                            "mean validation accuracy (ties: lower validation loss, then the smaller rate)",
+    "search/train.batch_size": "the minibatch size",
+    "search/train.momentum": "the momentum coefficient (momentum, nesterov)",
+    "search/train.betas": "Adam's decay rates of the moment estimates",
+    "search/train.eps": "Adam's epsilon",
+    "search/train.weight_decay": "adds `weight_decay × params` to the gradients (torch.optim's meaning)",
+    "search/train.shuffle": "reshuffle the training rows every epoch",
+    "search/train.dtype": "the kernels' floating-point type: `float32` (fast) or `float64`",
 }
 
 
@@ -134,10 +174,11 @@ def default_of(section: str, name: str, info: Any) -> Any:
     return info.default
 
 
-def rows() -> list[tuple[str, str, Any, str]]:
-    """(table, key, default, meaning) of every field of every spec model."""
+def rows(sections: list[tuple[str, type[BaseModel]]] | None = None) -> list[tuple[str, str, Any, str]]:
+    """(table, key, default, meaning) of every field of every spec model (of ``sections``:
+    default the experiment's and the sweep's, `SECTIONS`; `SEARCH_SECTIONS` for a search)."""
     out = []
-    for section, model in SECTIONS:
+    for section, model in SECTIONS if sections is None else sections:
         for name, info in model.model_fields.items():
             key = info.alias or name
             meaning = MEANINGS.get(f"{section}.{key}")

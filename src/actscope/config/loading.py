@@ -84,6 +84,8 @@ def load_spec(path: str | Path) -> ExperimentSpec:
     data = load_toml(p)
     if "sweep" in data:
         raise InputError(f"{p}: a sweep config (it has a [sweep] table): run it with `actscope sweep`")
+    if "search" in data:
+        raise InputError(f"{p}: a search config (it has a [search] table): run it with `actscope search`")
     return parse_spec(resolve_data_path(data, p.parent), source=str(p))
 
 

@@ -184,6 +184,8 @@ def load_spec_with(path: str | Path, sets: Iterable[str] = ()) -> ExperimentSpec
     data = load_toml(p)
     if "sweep" in data:
         raise InputError(f"{p}: a sweep config (it has a [sweep] table): run it with `actscope sweep`")
+    if "search" in data:
+        raise InputError(f"{p}: a search config (it has a [search] table): run it with `actscope search`")
     data = apply_sets(resolve_data_path(data, p.parent), sets)
     try:
         return parse_spec(data, source=str(p))

@@ -1,10 +1,12 @@
 """Datasets: the train / val / test splits of an experiment, built from a data spec.
 
-Generators and splits come from scikit-learn; standardisation is fitted either on the
-training split (the right default) or on the whole set before splitting (what the first
-reference article does, ``standardize = "all"``). scikit-learn is imported where it is
-used (it takes over a second, SciPy's statistics with it), so that a Dataset can be
-unpickled, and a report drawn, by a process that never loads it.
+Moons, circles, the splits and the standardisation are scikit-learn's, repeated bit for
+bit in NumPy (`data.sklearn_exact`), so that a run of the built-in 2-D data never imports
+scikit-learn (1.5-2.5 s, SciPy's statistics and pandas with it: longer than training the
+first article's networks); its bundled datasets (iris, ...) still load it, where they
+are used. Standardisation is fitted either on the training split (the right default) or
+on the whole set before splitting (what the first reference article does,
+``standardize = "all"``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from actscope.data.csv_files import load_csv
+from actscope.data.sklearn_exact import make_circles, make_moons, standard_scaler, train_test_split
 from actscope.errors import InputError
 
 
@@ -87,8 +90,6 @@ def register_generator(name: str, fn: Callable[[DataSpecLike], tuple]) -> None:
 
 
 def _moons(spec: DataSpecLike):
-    from sklearn.datasets import make_moons
-
     X, y = make_moons(n_samples=spec.n_samples, noise=spec.noise, random_state=spec.random_state)
     return X, y, ["x1", "x2"], ["0", "1"]
 
@@ -101,13 +102,10 @@ def class_curves(name: str, spec: Any) -> list[np.ndarray] | None:
     None for the other generators. The true boundary (``data.boundaries``) is built on
     these, so the two cannot drift apart."""
     if name in ("moons", "circles"):
-        from sklearn import datasets
-
         if name == "moons":
-            X, y = datasets.make_moons(n_samples=spec.n_samples, noise=None, shuffle=False)
+            X, y = make_moons(n_samples=spec.n_samples, noise=None, shuffle=False)
         else:
-            X, y = datasets.make_circles(n_samples=spec.n_samples, noise=None, shuffle=False,
-                                         factor=spec.factor)
+            X, y = make_circles(n_samples=spec.n_samples, noise=None, shuffle=False, factor=spec.factor)
         return [X[y == 0], X[y == 1]]
     if name == "spiral":
         t = np.sqrt((np.arange(256) + 0.5) / 256)  # quantiles of the arms' radius distribution
@@ -130,8 +128,6 @@ def _xy(spec: DataSpecLike) -> np.random.Generator:
 
 
 def _circles(spec: Any):  # Any: a generator also reads its own fields (factor here)
-    from sklearn.datasets import make_circles
-
     X, y = make_circles(n_samples=spec.n_samples, noise=spec.noise, factor=spec.factor,
                         random_state=spec.random_state)
     return X, y, ["x1", "x2"], ["outer", "inner"]
@@ -217,9 +213,6 @@ register_generator("csv", _csv)
 
 def load_dataset(spec: DataSpecLike) -> Dataset:
     """Generate, standardise and split the data that ``spec`` describes."""
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
-
     X, y, features, classes = GENERATORS[spec.name](spec)
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.int64)
@@ -232,26 +225,34 @@ def load_dataset(spec: DataSpecLike) -> Dataset:
                          f"{len(y)} rows for training ({n_test} test, {n_val} validation); at least 2")
     scaler = None
     if spec.standardize == "all":
-        scaler = StandardScaler().fit(X)
-        X = scaler.transform(X)
+        scaler = _fit_scaler(X)
+        X = (X - scaler[0]) / scaler[1]
     n_classes = int(y.max()) + 1
-    stratify = None
-    X_tr, X_te, y_tr, y_te = train_test_split(
-        X, y, test_size=spec.test_size, random_state=spec.split_seed, stratify=stratify
-    )
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=spec.test_size, random_state=spec.split_seed)
     X_va = y_va = None
     if spec.val_size > 0:
         X_tr, X_va, y_tr, y_va = train_test_split(
             X_tr, y_tr, test_size=spec.val_size, random_state=spec.split_seed
         )
     if spec.standardize == "train":
-        scaler = StandardScaler().fit(X_tr)
-        X_tr, X_te = scaler.transform(X_tr), scaler.transform(X_te)
+        scaler = _fit_scaler(X_tr)
+        X_tr, X_te = (X_tr - scaler[0]) / scaler[1], (X_te - scaler[0]) / scaler[1]
         if X_va is not None:
-            X_va = scaler.transform(X_va)
+            X_va = (X_va - scaler[0]) / scaler[1]
     return Dataset(
         name=spec.name, X_train=X_tr, y_train=y_tr, X_test=X_te, y_test=y_te,
         X_val=X_va, y_val=y_va, n_classes=max(n_classes, 2),
         feature_names=list(features), class_names=list(classes),
-        scaler=None if scaler is None else (scaler.mean_.copy(), scaler.scale_.copy()),
+        scaler=scaler,
     )
+
+
+def _fit_scaler(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``StandardScaler().fit(X)``'s (mean_, scale_): in NumPy for finite data (all the
+    built-in generators and CSV files give), scikit-learn's NaN-aware fit otherwise."""
+    if np.isfinite(X).all():
+        return standard_scaler(X)
+    from sklearn.preprocessing import StandardScaler  # deferred: 1.5-2.5 s
+
+    fitted = StandardScaler().fit(X)
+    return fitted.mean_.copy(), fitted.scale_.copy()

@@ -4,8 +4,9 @@ For one arm the estimate is, in seconds, for each way to train it:
 
 - ``numpy``: the NumPy engine's minibatch steps, ``epochs x batches x (step + layer x
   layers)`` of fixed cost plus ``epochs x K x n x MACs x mac`` of arithmetic;
-- ``fast/generic``: the generic kernels (any width and depth, the built-in activations),
-  compiled once per dtype and machine, then loaded from numba's cache;
+- ``fast/generic``: the generic kernels (any width and depth, any activation: the
+  built-ins through a compiled table, others as register programs, whose ops cost more
+  per unit), compiled once per dtype and machine, then loaded from numba's cache;
 - ``fast/specialised``: the kernels unrolled for this one architecture, faster per
   model-epoch but compiled per architecture (seconds growing with its parameters).
 
@@ -13,7 +14,8 @@ Each kernel's estimate is its compile seconds (0 where this process has compiled
 it already, as for a sweep's cells after the first; a cached load where ``compiled`` says
 numba's disk cache has it; importing numba counts where it is not imported yet) plus
 ``epochs x blocks of LANES members x n x`` (MACs x seconds per lane-MAC + units x seconds
-per lane-unit), the blocks shared among the threads. The constants
+per lane-unit + program ops x seconds per lane-op, for activations run as programs), the
+blocks shared among the threads. The constants
 were measured together on the 2-core AVX2 machine this project is developed on, while
 other jobs loaded it (so all lean slow, in proportion); a different machine shifts them
 together, which moves the choice only near the break-even point. The fast engine is
@@ -33,6 +35,9 @@ NUMPY_LAYER = 100e-6      # per layer per step (forward, backward, optimiser)
 NUMPY_MAC = {"float32": 2e-9, "float64": 3e-9}         # per member x point x multiply-accumulate
 GENERIC_MAC = {"float32": 0.85e-9, "float64": 1.8e-9}  # per lane x point x MAC, one thread
 GENERIC_UNIT = {"float32": 15e-9, "float64": 60e-9}    # per lane x point x unit (activations)
+# per lane x point x program op (an activation run as a program: f and f' of every unit;
+# 2-8-8-1 moons, programs of 3-16 ops against tanh and identity through the table)
+PROGRAM_OP = {"float32": 3e-9, "float64": 4e-9}
 SPECIAL_MAC = {"float32": 0.15e-9, "float64": 0.25e-9}
 SPECIAL_UNIT = {"float32": 2.6e-9, "float64": 4.5e-9}
 GENERIC_COMPILE = 120.0   # once per dtype and machine (then cached on disk)
@@ -52,7 +57,8 @@ BLAS_WIDTH = 16
 class Workload:
     """What one arm will train: members, epochs, points, minibatch size and architecture
     (``sizes``, inputs to output), in ``dtype`` on ``threads`` threads with ``lanes``
-    members per SIMD block."""
+    members per SIMD block; ``program_ops``: the ops of f and f' summed over the hidden
+    units whose activation the generic kernels run as a program (0 for built-ins)."""
 
     members: int
     epochs: int
@@ -62,6 +68,7 @@ class Workload:
     dtype: str = "float64"
     threads: int = 1
     lanes: int = 8
+    program_ops: int = 0
 
     @property
     def macs(self) -> int:
@@ -110,14 +117,16 @@ def kernel_estimate(w: Workload, kernel: str, compiled: bool, numba_loaded: bool
                     loaded: bool = False) -> Estimate:
     """The fast engine's estimate with the ``generic`` or ``specialised`` kernels
     (``loaded``: compiled in this process already, so nothing to compile or load)."""
+    ops = 0.0
     if kernel == "generic":
         mac, unit, cold = GENERIC_MAC[w.dtype], GENERIC_UNIT[w.dtype], GENERIC_COMPILE
+        ops = w.program_ops * PROGRAM_OP[w.dtype]
     else:
         mac, unit = SPECIAL_MAC[w.dtype], SPECIAL_UNIT[w.dtype]
         cold = SPECIAL_COMPILE + SPECIAL_COMPILE_PARAM * w.n_params
     blocks = -(-w.members // w.lanes)
     per_thread = -(-blocks // max(1, min(w.threads, blocks)))
-    work = w.epochs * per_thread * w.lanes * w.n * (3 * w.macs * mac + w.units * unit)
+    work = w.epochs * per_thread * w.lanes * w.n * (3 * w.macs * mac + w.units * unit + ops)
     compile_s = (CACHED_LOAD if compiled else cold) + (0.0 if numba_loaded else NUMBA_IMPORT)
     if loaded:
         compile_s = 0.0

@@ -210,7 +210,8 @@ class FastEngine(NumpyEngine):
         K, n = int(np.shape(params[0][0])[0]), int(np.shape(X)[0])
         dt = self.dtype.name
         work = Workload(members=K, epochs=max(1, plan.epochs), n=n, batch=min(plan.batch_size, n),
-                        sizes=tuple(spec.sizes), dtype=dt, threads=n_threads(), lanes=LANES[dt])
+                        sizes=tuple(spec.sizes), dtype=dt, threads=n_threads(), lanes=LANES[dt],
+                        program_ops=fast_kernels.program_ops(spec))
         ks = self.kernels(spec, work)
         if ks is None:
             return None
@@ -238,6 +239,8 @@ class FusedTrainer:
         self.pcg = pcg_states(plan.streams) if plan.shuffle else None
         self.hyper = np.array([plan.lr, plan.momentum, plan.betas[0], plan.betas[1], plan.eps,
                                plan.weight_decay], dtype=np.float64)
+        # the generic kernels take a rate per member (the specialised ones hyper[0])
+        self.rates = (np.full(self.theta.shape[1], float(plan.lr)),) if ks.kind == "generic" else ()
 
     @property
     def params(self) -> Params:
@@ -259,7 +262,7 @@ class FusedTrainer:
         loss, correct = np.empty(K), np.empty(K)
         run_blocks(self.ks.train, n_blocks(K, self.theta.dtype), self.theta, self.s1, self.s2,
                    self.X, self.y, perms, pcg, mode, self.B, self.kind, self.hyper, self.t, still,
-                   loss, correct, *self.ks.extra)
+                   loss, correct, *self.ks.extra, *self.rates)
         self.t += self.n_batches
         return loss, correct, still
 

@@ -322,6 +322,7 @@ def load_run(path: str | Path) -> Run:
     spec = rf.read_config(path)
     register_custom_activations(spec.activations)
     metrics = rf.read_metrics(path)
+    _check_config(path, spec, metrics)
     arrays = rf.read_params(path)
     arms: dict[str, ArmResult] = {}
     epochs = metrics.get("epochs", spec.train.epochs)
@@ -338,6 +339,18 @@ def load_run(path: str | Path) -> Run:
     dataset = load_dataset(spec.data)
     return Run(spec=spec, dataset=dataset, arms=arms, metrics=metrics, path=path,
                interrupted=bool(metrics.get("interrupted", False)))
+
+
+def _check_config(path: Path, spec: ExperimentSpec, metrics: dict) -> None:
+    """A RunDirError naming config.toml where it does not describe the run metrics.json
+    measured (its arms, seeds and epochs): a damaged file can still be a valid spec."""
+    names = {arm.name for arm in spec.arms}
+    seeds = spec.seeds.as_list()
+    bad = [name for name, am in metrics.get("arms", {}).items()
+           if name not in names or [m.get("seed") for m in am.get("members", [])] != seeds]
+    if bad or metrics.get("epochs", spec.train.epochs) != spec.train.epochs:
+        what = f"arm {bad[0]!r}" if bad else "the epochs"
+        raise RunDirError(f"{path / rf.CONFIG}: corrupt (it does not describe {what} of metrics.json)")
 
 
 def load_trained(path: str | Path) -> Run:

@@ -1,11 +1,14 @@
 """A report drawn by a process forked before the training stack loads.
 
-A run spends its first seconds importing scikit-learn and SciPy on one core, then trains
-its arms on every core, then draws. The report's own stack (matplotlib and the figure
-modules, about 1.5 s) does not need scikit-learn, so a process forked at the start imports
-it on the idle core, prepares what the figures need from the spec alone, and waits for the
-finished Run. Only the Run crosses the pipe (about half a megabyte for an article); the
-report it writes is byte for byte the one this process would write.
+A run spends its first second loading its own modules and data on one core, then trains
+its arms on every core (loading scikit-learn for its probes meanwhile), measures them on
+one core, then draws. The report's own stack (matplotlib and the figure modules, about
+1.5 s) is needed by none of that, so a process forked at the start imports it, prepares
+what the figures need from the spec alone, starts on the figures that need only the
+trained arms when it is given them (`ReportWorker.trained`, while the parent measures the
+run), and draws the rest once it has the measured Run. Only the Run crosses the pipe
+(about half a megabyte for an article); the report it writes is byte for byte the one
+this process would write.
 """
 
 from __future__ import annotations
@@ -42,10 +45,19 @@ class ReportWorker:
         self._proc.start()
         child_end.close()
 
+    def trained(self, run) -> None:
+        """Give the worker the trained ``run`` before it is measured: it starts drawing the
+        figures that need only the arms (`report.start_early`). Optional, once, before
+        `write_report`."""
+        try:
+            self._conn.send(("trained", run))
+        except OSError:
+            pass  # the worker ended early: `write_report` says why
+
     def write_report(self, run, out_dir: str | Path) -> Path:
         """Have the worker write ``figures/`` and ``report.html`` of ``run`` into ``out_dir``."""
         try:
-            self._conn.send((run, Path(out_dir)))
+            self._conn.send(("report", run, Path(out_dir)))
         except OSError:
             pass  # the worker ended early: its reply, or its absence, says why
         try:
@@ -83,18 +95,23 @@ def _serve(conn, parent_end, spec) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupted run still gets its report
     try:
         from actscope import report  # deferred: loading matplotlib here, off the parent, is the point
+        from actscope.report.html import start_early
 
         register_custom_activations(spec.activations)  # the Run's activations unpickle by name
         report.prepare(spec)
+        early = None
         try:
             msg = conn.recv()
+            if msg is not None and msg[0] == "trained":
+                early = start_early(msg[1])  # while the parent measures the run
+                msg = conn.recv()
         except EOFError:
             return
         if msg is None:
             return
         signal.signal(signal.SIGINT, signal.default_int_handler)  # drawing stops on Ctrl-C
-        run, out_dir = msg
-        conn.send(("done", report.write_report(run, out_dir)))
+        _, run, out_dir = msg
+        conn.send(("done", report.write_report(run, out_dir, early=early)))
     except BaseException as err:  # noqa: BLE001 - every failure goes back to the parent
         try:
             conn.send(("error", portable_exception(err)))

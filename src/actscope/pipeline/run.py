@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 
 from actscope._util.runlock import holder, try_lock
+from actscope.analysis.probes.representation import preload as preload_probes
 from actscope.config import ExperimentSpec, load_spec
 from actscope.errors import RunDirError
 from actscope.experiment import run_experiment as train_and_measure
@@ -53,12 +55,11 @@ def run_experiment(
     want_report = spec.report.enabled if report is None else report
     with open_run(out, spec) as writer:
         # the report stack loads in a worker forked now, while this process trains
-        # (scikit-learn loads with the first dataset)
         worker = ReportWorker(spec) if want_report and worker_pays() else None
         with worker or nullcontext():
-            loading = _load_report_modules if want_report and worker is None else None
-            run = train_and_measure(spec, progress=progress, while_training=loading,
-                                    on_trained=writer.save_trained)
+            run = train_and_measure(spec, progress=progress,
+                                    while_training=partial(_preload, spec, want_report and worker is None),
+                                    on_trained=partial(_trained, writer, worker))
             writer.save_metrics(run)
             if want_report:
                 try:
@@ -70,6 +71,14 @@ def run_experiment(
     return run
 
 
+def _trained(writer, worker: ReportWorker | None, run: Run) -> None:
+    """The arms are in: save them, then let the report worker start on the figures that
+    need nothing more (it draws them while this process measures the run)."""
+    writer.save_trained(run)
+    if worker is not None:
+        worker.trained(run)
+
+
 def _draw(run: Run, folder: Path, worker: ReportWorker | None) -> None:
     if worker is not None:
         worker.write_report(run, folder)
@@ -79,9 +88,14 @@ def _draw(run: Run, folder: Path, worker: ReportWorker | None) -> None:
         write_report(run, folder)
 
 
-def _load_report_modules() -> None:
-    """Import matplotlib and the figure modules (over a second) while arms train."""
-    from actscope import report  # noqa: F401 - deferred: loading it is the point
+def _preload(spec: ExperimentSpec, report_here: bool) -> None:
+    """Import, while the arms train, what measuring them and drawing here will load: the
+    logistic probes' scikit-learn (1-2 s) when the representation probe runs, and
+    matplotlib with the figure modules (over a second) when the report is drawn here."""
+    if "representation" in spec.probes.include:
+        preload_probes()
+    if report_here:
+        from actscope import report  # noqa: F401 - deferred: loading it is the point
 
 
 def _load_or_rebuild(run_dir: Path) -> Run:

@@ -7,6 +7,7 @@ Other modules add figures and sections by registering them (``add_figure``, ``ad
 from __future__ import annotations
 
 import base64
+import io
 import multiprocessing as mp
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -15,10 +16,11 @@ from pathlib import Path
 import jinja2
 import matplotlib.pyplot as plt
 
-from actscope._util.atomic import atomic_path, atomic_write
+from actscope._util.atomic import atomic_write
 from actscope._util.cores import env_workers, usable_cores
 from actscope._util.parallel import can_fork
 from actscope.experiment.rundir import Run
+from actscope.report.early import EarlyFigures
 from actscope.report.figures import FIGURES
 from actscope.report.style import write_figure
 
@@ -29,18 +31,24 @@ _SECTIONS: dict[str, Callable[[Run], str | None]] = {}
 
 
 # Figures that take longest to draw: they start first, so that the workers end together
-_HEAVY: set[str] = {"hidden_space", "signal_trace"}
+_HEAVY: set[str] = {"hidden_space", "signal_trace", "decision_boundaries"}
+# Figures that read the trained arms, never the metrics (`start_early` may draw them first)
+_FROM_ARMS: set[str] = {"dataset", "loss_curves", "decision_boundaries", "hidden_space"}
 # Work a figure can do from the spec alone, before the run exists: function(spec) -> None
 _PREPARE: list[Callable] = []
 
 
 def add_figure(name: str, fn: Callable, needs_2d: bool = False, heavy: bool = False,
-               prepare: Callable | None = None) -> None:
+               prepare: Callable | None = None, from_arms: bool = False) -> None:
     """Register ``fn(run) -> Figure | None``; ``prepare(spec)`` may compute ahead what it
-    will need (`prepare` runs it in the report worker while the parent is still loading)."""
+    will need (`prepare` runs it in the report worker while the parent is still loading).
+    ``from_arms``: the figure reads the spec, the data and the trained arms, never the
+    run's metrics, so it may be drawn while they are computed (`start_early`)."""
     _EXTRA_FIGURES[name] = (fn, needs_2d)
     if heavy:
         _HEAVY.add(name)
+    if from_arms:
+        _FROM_ARMS.add(name)
     if prepare is not None:
         _PREPARE.append(prepare)
 
@@ -136,26 +144,31 @@ def _all_figures() -> dict[str, tuple[Callable, bool]]:
     return {**FIGURES, **_EXTRA_FIGURES}
 
 
-def _draw_one(task: tuple[str, Path, int]) -> tuple[Path | None, str | None]:
-    """Draw and save one figure of ``_RUN_FOR_WORKERS`` (in this process or a forked one).
+def render(run: Run, name: str, dpi: int) -> tuple[bytes | None, str | None]:
+    """Figure ``name`` of ``run`` as PNG bytes, with the note to show under it.
 
     A figure function returns a Figure, ``(Figure, note)`` (a note shown under it), a
     string (why it is not drawn: the report says so) or None (it does not apply).
-    Returns (path or None, note or None).
+    Returns (PNG or None, note or None).
     """
-    name, path, dpi = task
-    out = _all_figures()[name][0](_RUN_FOR_WORKERS)
+    out = _all_figures()[name][0](run)
     fig, note = out if isinstance(out, tuple) else (out, None)
     if isinstance(fig, str):
         return None, f"Figure '{name}' not drawn: {fig}"
     if fig is None:
         return None, None
-    try:
-        with atomic_path(path) as tmp:  # constrained or tight layouts: no "tight" bbox needed
-            write_figure(fig, tmp, dpi, format="png")
+    buf = io.BytesIO()
+    try:  # constrained or tight layouts: no "tight" bbox needed
+        write_figure(fig, buf, dpi, format="png")
     finally:
         plt.close(fig)
-    return path, note
+    return buf.getvalue(), note
+
+
+def _draw_one(task: tuple[str, int]) -> tuple[bytes | None, str | None]:
+    """`render` one figure of ``_RUN_FOR_WORKERS`` (in this process or a forked one)."""
+    name, dpi = task
+    return render(_RUN_FOR_WORKERS, name, dpi)  # type: ignore[arg-type]  # set by write_figures
 
 
 def _n_workers(n_tasks: int, workers: int | None) -> int:
@@ -168,45 +181,76 @@ def _n_workers(n_tasks: int, workers: int | None) -> int:
     return max(1, min(workers, n_tasks))
 
 
-def write_figures(run: Run, out_dir: Path, dpi: int = 110,
-                  workers: int | None = None) -> tuple[list[Path], list[str], dict[Path, str]]:
-    """Save every figure that applies to ``run`` as PNG; returns the paths, the notes on
-    figures not drawn (and why), and the notes to show under drawn figures.
-
-    Figures are independent, so they are drawn by a pool of forked processes (matplotlib
-    rendering is CPU-bound and single-threaded); ``workers=1`` draws them here, in order.
-    """
-    global _RUN_FOR_WORKERS
-    fig_dir = out_dir / "figures"
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    tasks, skipped = [], []
+def figure_names(run: Run) -> tuple[list[str], list[str]]:
+    """The figures that apply to ``run``, in the report's order, and the notes on those
+    skipped because they need 2-D inputs."""
+    names, skipped = [], []
     for name, (_, needs_2d) in _all_figures().items():
         if needs_2d and not run.dataset.is_2d:
             skipped.append(f"Figure '{name}' skipped: it needs 2-D inputs and this data has "
                            f"{run.dataset.n_features} features.")
             continue
-        tasks.append((name, fig_dir / f"{name}.png", dpi))
-    order = sorted(range(len(tasks)), key=lambda i: tasks[i][0] not in _HEAVY)  # heavy first
-    n = _n_workers(len(tasks), workers)
+        names.append(name)
+    return names, skipped
+
+
+def write_figures(run: Run, out_dir: Path, dpi: int = 110, workers: int | None = None,
+                  early: EarlyFigures | None = None) -> tuple[list[Path], list[str], dict[Path, str]]:
+    """Save every figure that applies to ``run`` as PNG; returns the paths, the notes on
+    figures not drawn (and why), and the notes to show under drawn figures.
+
+    Figures are independent, so they are drawn by a pool of forked processes (matplotlib
+    rendering is CPU-bound and single-threaded); ``workers=1`` draws them here, in order.
+    ``early`` holds figures already being drawn from the trained arms (`start_early`).
+    """
+    global _RUN_FOR_WORKERS
+    fig_dir = out_dir / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    names, skipped = figure_names(run)
+    todo = [n for n in names if early is None or n not in early.names]
+    todo.sort(key=lambda n: n not in _HEAVY)  # heavy first, so that the workers end together
+    n = _n_workers(len(todo), workers)
     _RUN_FOR_WORKERS = run
     try:
         if n > 1:
             with ProcessPoolExecutor(n, mp_context=mp.get_context("fork")) as pool:
-                drawn = dict(zip(order, pool.map(_draw_one, [tasks[i] for i in order])))
-            results = [drawn[i] for i in range(len(tasks))]  # the report keeps the registry's order
+                drawn = dict(zip(todo, pool.map(_draw_one, [(name, dpi) for name in todo])))
         else:
-            results = [_draw_one(t) for t in tasks]
+            drawn = {name: _draw_one((name, dpi)) for name in todo}
     finally:
         _RUN_FOR_WORKERS = None
-    skipped += [note for p, note in results if p is None and note]
-    notes = {p: note for p, note in results if p is not None and note}
-    return [p for p, _ in results if p is not None], skipped, notes
+    if early is not None:
+        drawn.update(early.result())
+    paths, notes = [], {}
+    for name in names:  # the report keeps the registry's order
+        png, note = drawn[name]
+        if png is None:
+            if note:
+                skipped.append(note)
+            continue
+        paths.append(atomic_write(fig_dir / f"{name}.png", png))
+        if note:
+            notes[paths[-1]] = note
+    return paths, skipped, notes
 
 
-def write_report(run: Run, out_dir: str | Path) -> Path:
-    """Write ``figures/*.png`` and ``report.html`` into ``out_dir``; returns the HTML path."""
+def start_early(run: Run, workers: int | None = None) -> EarlyFigures | None:
+    """Start drawing, in a forked process, the figures of ``run`` that need only its trained
+    arms (registered ``from_arms``), while the run is still being measured; None where the
+    figures are drawn in this process (one worker, or no fork)."""
+    names = [n for n in figure_names(run)[0] if n in _FROM_ARMS]
+    n = _n_workers(len(names) + 1, workers)
+    if not names or n < 2:
+        return None
+    names.sort(key=lambda name: name not in _HEAVY)  # the longest first
+    return EarlyFigures(run, names, run.spec.report.dpi, render, workers=n)
+
+
+def write_report(run: Run, out_dir: str | Path, early: EarlyFigures | None = None) -> Path:
+    """Write ``figures/*.png`` and ``report.html`` into ``out_dir``; returns the HTML path.
+    ``early``: the figures `start_early` began drawing before ``run`` was measured."""
     out_dir = Path(out_dir)
-    paths, skipped, notes = write_figures(run, out_dir, dpi=run.spec.report.dpi)
+    paths, skipped, notes = write_figures(run, out_dir, dpi=run.spec.report.dpi, early=early)
     figures = [{"title": p.stem.replace("_", " ").capitalize(), "note": notes.get(p),
                 "data": base64.b64encode(p.read_bytes()).decode("ascii")} for p in paths]
     sections = []

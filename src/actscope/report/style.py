@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import matplotlib
 
@@ -52,7 +52,7 @@ def arm_colors(names) -> dict[str, str]:
     return out
 
 
-def write_figure(fig: Figure, path: str | Path, dpi: int, **savefig) -> None:
+def write_figure(fig: Figure, path: str | Path | BinaryIO, dpi: int, **savefig) -> None:
     """``fig.savefig`` the way every report figure is written.
 
     A figure laid out by ``fig.tight_layout()`` keeps a placeholder layout engine, and
@@ -72,7 +72,8 @@ def write_figure(fig: Figure, path: str | Path, dpi: int, **savefig) -> None:
         fig.set_layout_engine(None)
     elif isinstance(engine, PlaceHolderLayoutEngine):
         fig.set_layout_engine(None)
-    fmt = savefig.get("format") or Path(path).suffix.lstrip(".").lower() or "png"
+    fmt = savefig.get("format") or (Path(path).suffix.lstrip(".").lower()
+                                    if isinstance(path, str | Path) else "") or "png"
     if fmt == "png":
         savefig.setdefault("pil_kwargs", {"compress_level": 1})
     fig.savefig(path, dpi=dpi, **savefig)

@@ -271,5 +271,6 @@ def init_phase_section(run: Run) -> Markup | None:
     return Markup(f"{note}<table>{head}{''.join(rows)}</table>")
 
 
-add_figure("theory_phase_diagram", init_phase_figure, heavy=True, prepare=prepare_init_phase)
+add_figure("theory_phase_diagram", init_phase_figure, heavy=True, prepare=prepare_init_phase,
+           from_arms=True)
 add_section("Signal propagation (mean-field theory)", init_phase_section)

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from actscope._util.atomic import atomic_write
-from actscope._util.runlock import FolderLock, holder, try_lock
+from actscope._util.runlock import FolderLock, lock_folder
 from actscope.config import register_custom_activations
-from actscope.errors import InputError, shown
+from actscope.errors import InputError
 from actscope.experiment.rundir import to_json
 from actscope.sweep import display
 from actscope.sweep.analysis import analyse, configs_csv_rows
@@ -150,17 +150,8 @@ def run_sweep(
 
 
 def claim_sweep_dir(out: Path) -> FolderLock:
-    """Create ``out`` and lock it for this process: a second sweep writing into the same
-    folder at the same time is refused at once (one line, exit 2); a later one resumes."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        lock = try_lock(out)
-    except OSError as err:
-        raise InputError(f"--out = {shown(str(out))}: cannot write there ({err.strerror})") from None
-    if lock is None:
-        raise InputError(f"--out = {shown(str(out))}: another sweep (pid {holder(out)}) is writing "
-                         "there; run it again when that one has finished, to resume")
-    return lock
+    """Create ``out`` and lock it for this process (one sweep writes a folder at a time)."""
+    return lock_folder(out, "sweep")
 
 
 def _say_skipped(out: Path, n_cells: int, n_done: int, n_failed: int, echo: Callable[[str], None]) -> None:

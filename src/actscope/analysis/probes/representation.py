@@ -23,6 +23,14 @@ def participation_ratio(H) -> np.ndarray | float:
     return pr if pr.ndim else float(pr)
 
 
+def preload() -> None:
+    """Import what `probe_accuracy` uses (scikit-learn, 1-2 s) now: a run does it while its
+    arms train, so that measuring them after does not wait for it."""
+    import sklearn.exceptions  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
+    import sklearn.preprocessing  # noqa: F401
+
+
 def probe_accuracy(H_fit, y_fit, H_eval, y_eval, C: float = PROBE_C) -> np.ndarray | float:
     """Accuracy on (H_eval, y_eval) of a logistic regression fitted on (H_fit, y_fit)
     after standardising the features (scikit-learn, lbfgs). H may be (N, d) or (K, N, d)."""

@@ -8,7 +8,7 @@ in history.csv (split, metric) and in metrics.json.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -63,8 +63,21 @@ class ProbeSetup:
     xx: np.ndarray | None = None
     yy: np.ndarray | None = None
     true_dist: np.ndarray | None = None
-    baseline: dict[str, np.ndarray | float] = field(default_factory=dict)
     seconds: float = 0.0  # time spent in the probes so far
+    _baseline: dict[str, np.ndarray | float] | None = None
+
+    @property
+    def baseline(self) -> dict[str, np.ndarray | float]:
+        """The representation probes of the raw inputs (layer 0), computed on first use (after
+        training): their logistic probe loads scikit-learn (1-2 s), which training does not need."""
+        if self._baseline is None:
+            t0 = time.perf_counter()
+            with threadpool_limits(1):
+                self._baseline = {} if "representation" not in self.include else {
+                    "repr.pr.L0": participation_ratio(self.X),
+                    "repr.probe_acc.L0": probe_accuracy(self.X_fit, self.y_fit, self.X, self.y)}
+            self.seconds += time.perf_counter() - t0
+        return self._baseline
 
 
 def _cap(X: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -105,9 +118,8 @@ def _setup(data: Dataset, spec: ProbesSpec | None, data_spec) -> ProbeSetup:
             xx, yy = grid_over(X_all, min(spec.grid, TRUE_GRID))
             S = score(np.c_[xx.ravel(), yy.ravel()]).reshape(xx.shape)
             setup.true_dist = grid_distance(xx, yy, S, X)
-    if "representation" in spec.include:
-        setup.baseline = {"repr.pr.L0": participation_ratio(X),
-                          "repr.probe_acc.L0": probe_accuracy(Xf, yf, X, y)}
+    if "representation" in spec.include and (spec.epochs or spec.every):
+        _ = setup.baseline  # probes while training: scikit-learn loads once, before the arms fork
     return setup
 
 

@@ -1,9 +1,13 @@
 """Source of the fast engine's *generic* numba kernels: one module per dtype for every
-architecture, so that a new architecture or built-in activation compiles nothing.
+architecture and activation, so that a new architecture or activation compiles nothing.
 
 Widths and depth are run-time arguments (``sizes``), and each hidden layer's activation is
-a code into a table of the built-in activations (``TABLE``), with its parameters (alpha,
-slope, beta) as run-time values. The members are still laid out member-last and a block of
+a code: below ``len(TABLE)`` a built-in of the compiled table, with its parameters (alpha,
+slope, beta) as run-time values; from ``len(TABLE)`` on, a register program
+(``numba_program``: any scalar expression, formulas included) run by the module's
+interpreter. Codes and parameters come per *group* and each block of LANES members names
+its group, and the learning rate comes per member, so that one call trains many
+activations and rates (``engines.mixed``). The members are still laid out member-last and a block of
 ``LANES`` members runs in the innermost loop of every layer loop (one SIMD register holds
 one unit of LANES members); only the unrolling of the specialised kernels
 (``numba_source``) is given up. The module is written once, cached on disk by numba and
@@ -13,12 +17,14 @@ loaded in well under a second afterwards (``fast_engine``).
 from __future__ import annotations
 
 from actscope.engines.codegen.common import UnsupportedActivation
+from actscope.engines.codegen.numba_layers import layer_source
 from actscope.engines.codegen.numba_pcg import PCG_SOURCE
 from actscope.engines.codegen.numba_prelude import prelude
+from actscope.engines.codegen.numba_program import interpreter_source
 from actscope.engines.codegen.numba_source import scalar_expr
 
-GENERIC_VERSION = 2
-# the built-ins the generic kernels carry (registry names); formulas use the specialised ones
+GENERIC_VERSION = 3
+# the built-ins the generic kernels carry compiled (registry names); others run as programs
 TABLE = ("identity", "relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh", "softplus", "softsign",
          "silu", "gelu", "gelu_tanh", "mish", "gaussian", "hard_sigmoid", "hard_tanh", "sine")
 N_PARAMS = 2  # run-time activation parameters per layer (q0, q1)
@@ -57,79 +63,24 @@ def _branches(exprs: dict[str, tuple[tuple[str, str], dict]], which: int) -> str
     return "\n".join(out) + "\n"
 
 
-def _lanes(template: str, lanes: int, indent: str) -> str:
-    """``template`` once per lane (``@`` replaced by the lane), one statement a line: the
-    straight-line form LLVM's SLP vectoriser packs into SIMD registers."""
-    return "\n".join(indent + template.replace("@", str(m)) for m in range(lanes))
-
-
-def _dots(lanes: int) -> str:
-    """A layer's three reductions, each a function of its own (compiled and vectorised
-    alone: inlined into the big kernel, LLVM's SLP vectoriser gives up), with one
-    accumulator per lane in registers and only loads in its inner loop."""
-    ind, ind2, ind3 = " " * 8, " " * 12, " " * 16
-    return f"""
-
-@njit(fastmath=FM, error_model="numpy", nogil=True)
-def _fwd_layer(h, ho, w, wo, fi, fo, z, zo):
-    \"\"\"z[zo + o] = b[o] + sum_i h[ho + i] * W[i, o] for every output o (all lanes).\"\"\"
-    for o in range(fo):
-        r = wo + fi * fo + o
-{_lanes("a@ = w[r, @]", lanes, ind)}
-        for i in range(fi):
-            r = wo + i * fo + o
-            s = ho + i
-{_lanes("a@ += h[s, @] * w[r, @]", lanes, ind2)}
-{_lanes("z[zo + o, @] = a@", lanes, ind)}
-
-
-@njit(fastmath=FM, error_model="numpy", nogil=True)
-def _bwd_layer(d, do, w, wo, fi, fo, dr):
-    \"\"\"d[dr + i] = sum_o d[do + o] * W[i, o] for every input i (all lanes).\"\"\"
-    for i in range(fi):
-{_lanes("a@ = DT(0.0)", lanes, ind)}
-        for o in range(fo):
-            r = wo + i * fo + o
-            s = do + o
-{_lanes("a@ += d[s, @] * w[r, @]", lanes, ind2)}
-{_lanes("d[dr + i, @] = a@", lanes, ind)}
-
-
-@njit(fastmath=FM, error_model="numpy", nogil=True)
-def _grad_layer(Hs, ho, Ds, do, nj, g, wo, fi, fo):
-    \"\"\"A layer's gradient rows: sums over the minibatch of Hs[j, ho + i] * Ds[j, do + o]
-    (W) and of Ds[j, do + o] (b).\"\"\"
-    for o in range(fo):
-{_lanes("a@ = DT(0.0)", lanes, ind)}
-        for j in range(nj):
-{_lanes("a@ += Ds[j, do + o, @]", lanes, ind2)}
-{_lanes("g[wo + fi * fo + o, @] = a@", lanes, ind)}
-    for i in range(fi):
-        for o in range(fo):
-{_lanes("a@ = DT(0.0)", lanes, ind2)}
-            for j in range(nj):
-{_lanes("a@ += Hs[j, ho + i, @] * Ds[j, do + o, @]", lanes, ind3)}
-{_lanes("g[wo + i * fo + o, @] = a@", lanes, ind2)}
-"""
-
-
 def generic_source(exprs: dict[str, tuple[tuple[str, str], dict]], dtype: str, lanes: int) -> str:
     """The generic module for ``dtype``; ``exprs[name] = ((f, f'), params)`` for every
     name of ``TABLE`` (the registry's scalar expressions and default parameters)."""
     missing = [n for n in TABLE if n not in exprs]
     if missing:
         raise UnsupportedActivation(f"no scalar expressions for {missing}")
-    src = prelude(dtype, lanes, 0, 0) + PCG_SOURCE
+    sizes = f"NT = {len(TABLE)}\nPCHUNK = 8\nEVAL_POINTS = 64\n"  # table size, points a run
+    src = prelude(dtype, lanes, 0, 0) + PCG_SOURCE + sizes + interpreter_source()
     act = _ACT_HEAD + _branches(exprs, 0)
     dact = _DACT_HEAD + _branches(exprs, 1)
-    return src + act + dact + _dots(lanes) + _GENERIC
+    return src + act + dact + layer_source(lanes) + _GENERIC
 
 
 _ACT_HEAD = """
 
 @njit(fastmath=FM, error_model="numpy", nogil=True)
 def _act(code, q0, q1, z, zo, h, ao, n, lanes):
-    \"\"\"h[ao:ao+n] = f(z[zo:zo+n]) for the activation with this code.\"\"\"
+    \"\"\"h[ao:ao+n] = f(z[zo:zo+n]) for the table's activation with this code.\"\"\"
 """
 
 _DACT_HEAD = """
@@ -162,26 +113,50 @@ def layout(sizes):
     return P, woffs, hoffs, zoffs, H, Z
 
 
+@njit(inline="always")
+def _registers(progs):
+    \"\"\"The registers the programs need (z and a at least).\"\"\"
+    nr = 2
+    for p in range(progs.shape[0]):
+        nr = max(nr, progs[p, 0, 2])
+    return nr
+
+
 @njit(inline="always", fastmath=FM, error_model="numpy")
-def _forward(w, h, z, sizes, codes, qs, woffs, hoffs, zoffs):
-    \"\"\"Forward pass of one point (inputs in h[:D]); the logit ends in z's last row.\"\"\"
+def _forward(w, Hs, Zs, nj, sizes, codes, qs, woffs, hoffs, zoffs, progs, consts, R):
+    \"\"\"Forward pass of points 0..nj (inputs in Hs[j, :D]) layer by layer; each logit
+    ends in its z's last row. A table activation runs point by point, a program over all.\"\"\"
     L = sizes.shape[0] - 1
     for l in range(L):
         fi = sizes[l]
         fo = sizes[l + 1]
-        _fwd_layer(h, hoffs[l], w, woffs[l], fi, fo, z, zoffs[l])
+        for j in range(nj):
+            _fwd_layer(Hs[j], hoffs[l], w, woffs[l], fi, fo, Zs[j], zoffs[l])
         if l < L - 1:
-            _act(codes[l], qs[l, 0], qs[l, 1], z, zoffs[l], h, hoffs[l + 1], fo, LANES)
+            c = codes[l]
+            if c < NT:
+                for j in range(nj):
+                    _act(c, qs[l, 0], qs[l, 1], Zs[j], zoffs[l], Hs[j], hoffs[l + 1], fo, LANES)
+            else:
+                _prog_points(2 * (c - NT), progs, consts, Zs, zoffs[l], Hs, hoffs[l + 1], Hs, 0, fo, nj, 0, R)
 
 
 @njit(inline="always", fastmath=FM, error_model="numpy")
-def _deltas(w, h, z, d, sizes, codes, qs, woffs, hoffs, zoffs):
-    \"\"\"Each hidden unit's delta from the output's (in d's last row), layer by layer down.\"\"\"
+def _deltas(w, Hs, Zs, Ds, nj, sizes, codes, qs, woffs, hoffs, zoffs, progs, consts, R):
+    \"\"\"Each hidden unit's delta from the output's (in Ds[j]'s last row), layer by layer
+    down, for points 0..nj.\"\"\"
     L = sizes.shape[0] - 1
     for l in range(L - 1, 0, -1):
-        _bwd_layer(d, zoffs[l], w, woffs[l], sizes[l], sizes[l + 1], zoffs[l - 1])
-        _dact(codes[l - 1], qs[l - 1, 0], qs[l - 1, 1], z, zoffs[l - 1], h, hoffs[l], d,
-              zoffs[l - 1], sizes[l], LANES)
+        for j in range(nj):
+            _bwd_layer(Ds[j], zoffs[l], w, woffs[l], sizes[l], sizes[l + 1], zoffs[l - 1])
+        c = codes[l - 1]
+        if c < NT:
+            for j in range(nj):
+                _dact(c, qs[l - 1, 0], qs[l - 1, 1], Zs[j], zoffs[l - 1], Hs[j], hoffs[l], Ds[j],
+                      zoffs[l - 1], sizes[l], LANES)
+        else:
+            _prog_points(2 * (c - NT) + 1, progs, consts, Zs, zoffs[l - 1], Hs, hoffs[l], Ds, zoffs[l - 1],
+                         sizes[l], nj, 1, R)
 
 
 @njit(inline="always", fastmath=FM, error_model="numpy")
@@ -205,28 +180,30 @@ def _gradient(Hs, Ds, nj, g, sizes, woffs, hoffs, zoffs):
 
 @njit(inline="always", fastmath=FM, error_model="numpy")
 def _step(w, g, s1, s2, keep, kind, lr, mu, b1, b2, eps, wd, c1, c2, P, lanes):
-    \"\"\"One optimiser step on a block (lanes with keep False are left as they are).\"\"\"
+    \"\"\"One optimiser step on a block, lane m at rate lr[m] (lanes with keep False are
+    left as they are).\"\"\"
     for p in range(P):
         for m in range(lanes):
             gr = g[p, m] + wd * w[p, m]
             if kind == 0:
-                upd = lr * gr
+                upd = lr[m] * gr
             elif kind == 1 or kind == 2:
                 buf = mu * s1[p, m] + gr
                 s1[p, m] = buf if keep[m] else s1[p, m]
-                upd = lr * (gr + mu * buf if kind == 2 else buf)
+                upd = lr[m] * (gr + mu * buf if kind == 2 else buf)
             else:
                 m1 = b1 * s1[p, m] + (DT(1.0) - b1) * gr
                 v1 = b2 * s2[p, m] + (DT(1.0) - b2) * gr * gr
                 s1[p, m] = m1 if keep[m] else s1[p, m]
                 s2[p, m] = v1 if keep[m] else s2[p, m]
-                upd = (lr / c1) * m1 / (math.sqrt(v1) / c2 + eps)
+                upd = (lr[m] / c1) * m1 / (math.sqrt(v1) / c2 + eps)
             w[p, m] = w[p, m] - upd if keep[m] else w[p, m]
 
 
 @njit(inline="always", nogil=True)
-def _load_block(theta, s1, s2, X, Y, perms, pcg, mode, kind, keep, k0, w, m1, m2, xy, kp, order):
-    \"\"\"A block's parameters, optimiser state, keep flags and ordered data, lane by lane.\"\"\"
+def _load_block(theta, s1, s2, X, Y, perms, pcg, mode, kind, keep, k0, w, m1, m2, xy, kp, order, lrs, lr):
+    \"\"\"A block's parameters, optimiser state, keep flags, rates and ordered data, lane
+    by lane.\"\"\"
     K = theta.shape[1]
     n = X.shape[0]
     D = X.shape[1]
@@ -234,6 +211,7 @@ def _load_block(theta, s1, s2, X, Y, perms, pcg, mode, kind, keep, k0, w, m1, m2
     for m in range(LANES):
         k = min(k0 + m, K - 1)
         kp[m] = keep[k] and k0 + m < K
+        lr[m] = DT(lrs[k])
         for p in range(P):
             w[p, m] = theta[p, k]
             if kind != 0:
@@ -256,21 +234,28 @@ def _load_block(theta, s1, s2, X, Y, perms, pcg, mode, kind, keep, k0, w, m1, m2
 
 @njit(cache=True, nogil=True, fastmath=FM, error_model="numpy")
 def train_epoch(theta, s1, s2, X, Y, perms, pcg, mode, B, kind, hyper, t0, keep, loss_out, corr_out,
-                sizes, codes, qs, blk0, blk1):
+                sizes, codes, qs, progs, consts, bgroup, lrs, blk0, blk1):
     \"\"\"One epoch for the members of blocks blk0..blk1 (LANES members each), in place on
     theta (P, K) and the optimiser state; the arguments as the specialised kernels', with
-    the architecture as ``sizes`` (L + 1,), ``codes`` (L - 1,) and ``qs`` (L - 1, 2).
-    Each minibatch runs forward and deltas point by point, then the gradient row by row
-    as sums over the minibatch.\"\"\"
+    the architecture as ``sizes`` (L + 1,), each group's activation codes ``codes`` (G,
+    L - 1) and parameters ``qs`` (G, L - 1, 2), the programs (``progs``, ``consts``), each
+    block's group ``bgroup`` (empty: all group 0) and each member's rate ``lrs`` (K,)
+    (hyper[0] is not read). Each minibatch runs forward and deltas point by point, then
+    the gradient row by row as sums over the minibatch.\"\"\"
     K = theta.shape[1]
     n = X.shape[0]
     D = sizes[0]
     P, woffs, hoffs, zoffs, H, Z = layout(sizes)
     nb = (n + B - 1) // B
-    lr, mu, b1, b2, eps, wd = (DT(hyper[0]), DT(hyper[1]), DT(hyper[2]), DT(hyper[3]),
-                               DT(hyper[4]), DT(hyper[5]))
+    mu, b1, b2, eps, wd = DT(hyper[1]), DT(hyper[2]), DT(hyper[3]), DT(hyper[4]), DT(hyper[5])
+    nr = _registers(progs)
     for blk in range(blk0, blk1):
         k0 = blk * LANES
+        grp = bgroup[blk] if bgroup.shape[0] > 0 else 0
+        cg = codes[grp]
+        qg = qs[grp]
+        R = np.zeros((nr, PCHUNK * Z * LANES), DT)
+        lr = np.zeros(LANES, DT)
         w = np.zeros((P, LANES), DT)
         g = np.zeros((P, LANES), DT)
         m1 = np.zeros((P, LANES), DT)
@@ -285,29 +270,28 @@ def train_epoch(theta, s1, s2, X, Y, perms, pcg, mode, B, kind, hyper, t0, keep,
         bl = np.zeros(LANES, DT)
         bc = np.zeros(LANES, DT)
         order = np.empty(n, np.int64)
-        _load_block(theta, s1, s2, X, Y, perms, pcg, mode, kind, keep, k0, w, m1, m2, xy, kp, order)
+        _load_block(theta, s1, s2, X, Y, perms, pcg, mode, kind, keep, k0, w, m1, m2, xy, kp, order, lrs, lr)
         for bi in range(nb):
             start = bi * B
             stop = min(start + B, n)
-            inv = DT(1.0 / (stop - start))
+            nj = stop - start
+            inv = DT(1.0 / nj)
             bl[:] = 0
             bc[:] = 0
-            for j in range(start, stop):
-                h = Hs[j - start]
-                z = Zs[j - start]
-                d = Ds[j - start]
+            for j in range(nj):
                 for c in range(D):
                     for m in range(LANES):
-                        h[c, m] = xy[j, c, m]
-                _forward(w, h, z, sizes, codes, qs, woffs, hoffs, zoffs)
+                        Hs[j, c, m] = xy[start + j, c, m]
+            _forward(w, Hs, Zs, nj, sizes, cg, qg, woffs, hoffs, zoffs, progs, consts, R)
+            for j in range(nj):
                 for m in range(LANES):
-                    yv = xy[j, D, m]
-                    p, lp, cp = _loss(z[Z - 1, m], yv)
+                    yv = xy[start + j, D, m]
+                    p, lp, cp = _loss(Zs[j, Z - 1, m], yv)
                     bl[m] += lp
                     bc[m] += cp
-                    d[Z - 1, m] = (p - yv) * inv
-                _deltas(w, h, z, d, sizes, codes, qs, woffs, hoffs, zoffs)
-            _gradient(Hs, Ds, stop - start, g, sizes, woffs, hoffs, zoffs)
+                    Ds[j, Z - 1, m] = (p - yv) * inv
+            _deltas(w, Hs, Zs, Ds, nj, sizes, cg, qg, woffs, hoffs, zoffs, progs, consts, R)
+            _gradient(Hs, Ds, nj, g, sizes, woffs, hoffs, zoffs)
             t = t0 + bi + 1
             c1 = DT(1.0 - hyper[2] ** t)
             c2 = DT((1.0 - hyper[3] ** t) ** 0.5)
@@ -333,35 +317,62 @@ def train_epoch(theta, s1, s2, X, Y, perms, pcg, mode, B, kind, hyper, t0, keep,
 
 
 @njit(cache=True, nogil=True, fastmath=FM, error_model="numpy")
-def evaluate(theta, X, Y, loss_out, acc_out, sizes, codes, qs, blk0, blk1):
-    \"\"\"Mean loss and accuracy of the members of blocks blk0..blk1 on shared data X (N, D).\"\"\"
+def evaluate(theta, X, Y, loss_out, acc_out, sizes, codes, qs, progs, consts, bgroup, blk0, blk1):
+    \"\"\"Mean loss and accuracy of the members of blocks blk0..blk1 on shared data X (N, D)
+    (the activations as ``train_epoch`` takes them).\"\"\"
     K = theta.shape[1]
     n = X.shape[0]
     D = sizes[0]
     P, woffs, hoffs, zoffs, H, Z = layout(sizes)
+    nr = _registers(progs)
     for blk in range(blk0, blk1):
         k0 = blk * LANES
+        grp = bgroup[blk] if bgroup.shape[0] > 0 else 0
+        cg = codes[grp]
+        qg = qs[grp]
+        R = np.zeros((nr, PCHUNK * Z * LANES), DT)
         w = np.zeros((P, LANES), DT)
-        h = np.zeros((H, LANES), DT)
-        z = np.zeros((Z, LANES), DT)
+        Hs = np.zeros((EVAL_POINTS, H, LANES), DT)
+        Zs = np.zeros((EVAL_POINTS, Z, LANES), DT)
         acc = np.zeros((2, LANES), DT)
         for m in range(LANES):
             k = min(k0 + m, K - 1)
             for p in range(P):
                 w[p, m] = theta[p, k]
-        for j in range(n):
-            for c in range(D):
+        for j0 in range(0, n, EVAL_POINTS):
+            nj = min(EVAL_POINTS, n - j0)
+            for j in range(nj):
+                for c in range(D):
+                    for m in range(LANES):
+                        Hs[j, c, m] = DT(X[j0 + j, c])
+            _forward(w, Hs, Zs, nj, sizes, cg, qg, woffs, hoffs, zoffs, progs, consts, R)
+            for j in range(nj):
                 for m in range(LANES):
-                    h[c, m] = DT(X[j, c])
-            _forward(w, h, z, sizes, codes, qs, woffs, hoffs, zoffs)
-            for m in range(LANES):
-                p, lp, cp = _loss(z[Z - 1, m], DT(Y[j]))
-                acc[0, m] += lp
-                acc[1, m] += cp
+                    p, lp, cp = _loss(Zs[j, Z - 1, m], DT(Y[j0 + j]))
+                    acc[0, m] += lp
+                    acc[1, m] += cp
         for m in range(LANES):
             if k0 + m < K:
                 loss_out[k0 + m] = np.float64(acc[0, m]) / n
                 acc_out[k0 + m] = np.float64(acc[1, m]) / n
+
+
+@njit(cache=True, nogil=True, fastmath=FM, error_model="numpy")
+def values(code, q, progs, consts, z, h, d, grad):
+    \"\"\"h = f(z) and, with ``grad``, d = f'(z) (n, LANES) through the activation code's
+    own path.\"\"\"
+    n = z.shape[0]
+    d[:] = DT(1.0)
+    if code < NT:
+        _act(code, q[0], q[1], z, 0, h, 0, n, LANES)
+        if grad:
+            _dact(code, q[0], q[1], z, 0, h, 0, d, 0, n, LANES)
+        return
+    Zs, Hs, Ds = z.reshape((1, n, LANES)), h.reshape((1, n, LANES)), d.reshape((1, n, LANES))
+    R = np.zeros((_registers(progs), n * LANES), DT)
+    _prog_points(2 * (code - NT), progs, consts, Zs, 0, Hs, 0, Hs, 0, n, 1, 0, R)
+    if grad:
+        _prog_points(2 * (code - NT) + 1, progs, consts, Zs, 0, Hs, 0, Ds, 0, n, 1, 1, R)
 """
 
 
