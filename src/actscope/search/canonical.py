@@ -283,6 +283,7 @@ def canonicalise(expr_or_formula: str, origin: str = "user") -> Candidate | Reje
     formula = None
     if text in builtin_names():
         act = get_activation(text)
+        assert act.scalar is not None  # every built-in has its scalar form
         formula, expr = BUILTIN_FORMULAS.get(text), act.scalar[0]
         fn, grad = act.fn, act.grad
     else:

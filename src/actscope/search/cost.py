@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -47,7 +48,8 @@ def measure(candidates: list, dtype: str = "float32", n: int | None = None,
     for c in candidates:
         act = c.activation()
         try:
-            kernel = seconds_per_element(lambda u, a=act: activation_values(a, u, dtype), z, repeats)
+            through = partial(activation_values, act, dtype=dtype)
+            kernel: float | None = seconds_per_element(through, z, repeats)
         except UnsupportedActivation:
             kernel = None
         out[c.key] = {"numpy_s": seconds_per_element(act.fn, z, repeats), "kernel_s": kernel}
@@ -61,7 +63,8 @@ def pareto_front(cost, accuracy) -> np.ndarray:
     c, a = np.asarray(cost, dtype=np.float64), np.asarray(accuracy, dtype=np.float64)
     ok = np.flatnonzero(~(np.isnan(c) | np.isnan(a)))
     order = ok[np.lexsort((-a[ok], c[ok]))]
-    front, best, i = [], -np.inf, 0
+    front: list[int] = []
+    best, i = -np.inf, 0
     while i < order.size:
         j = i
         while j < order.size and c[order[j]] == c[order[i]]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ def _crossing(r: np.ndarray, i: np.ndarray, step: int) -> tuple[np.ndarray, np.n
     ahead = (idx[None] > i[:, None]) if step > 0 else (idx[None] < i[:, None])
     flip = ((r < 0) if step > 0 else (r >= 0)) & ahead
     j = np.argmax(flip, axis=1) if step > 0 else n - 1 - np.argmax(flip[:, ::-1], axis=1)
-    return flip.any(axis=1), np.clip(j - step, 0, n - 1), j
+    return np.asarray(flip.any(axis=1)), np.clip(j - step, 0, n - 1), j
 
 
 def _brackets(r: np.ndarray, q0: np.ndarray | None, r0: np.ndarray | None):
@@ -91,6 +92,7 @@ def _brackets(r: np.ndarray, q0: np.ndarray | None, r0: np.ndarray | None):
         found, a, b = _crossing(r, np.full(K, -1), 1)
         zero = r[:, 0] < FIXED_TOL
         return Q_GRID[a], Q_GRID[b], r[rows, a], r[rows, b], zero, ~zero & ~found
+    assert r0 is not None  # given with q0
     above = np.searchsorted(Q_GRID, q0, side="right")   # first node > q0
     up = r0 >= 0
     f_up, a_up, b_up = _crossing(r, above - 1, 1)       # nodes > q0, walking up
@@ -253,7 +255,8 @@ def spearman(x, y, seed: int = 0) -> dict:
     keep = ~(np.isnan(x) | np.isnan(y))
     x, y = x[keep], y[keep]
     n = int(x.size)
-    out = {"rho": None, "ci95": None, "p": None, "n": n, "n_excluded": int(keep.size - n), "note": None}
+    out: dict[str, Any] = {"rho": None, "ci95": None, "p": None, "n": n, "n_excluded": int(keep.size - n),
+                           "note": None}
     if n < MIN_CANDIDATES:
         out["note"] = f"too few candidates (n={n}, need ≥{MIN_CANDIDATES})"
         return out

@@ -19,9 +19,9 @@ def functions_figure(z: np.ndarray, curves: list[dict], dpi: int) -> Figure:
     with plt.rc_context(RC):
         fig, axes = panel_grid(2, dpi, cell_px=(560, 420), extra_px=(330, 60))
         for c in curves:
-            style = {"ls": "--", "lw": 1.4} if c["reference"] else {"ls": "-", "lw": 1.8}
-            axes[0].plot(z, c["f"], color=colors[c["label"]], label=c["label"], **style)
-            axes[1].plot(z, c["df"], color=colors[c["label"]], **style)
+            ls, lw = ("--", 1.4) if c["reference"] else ("-", 1.8)
+            axes[0].plot(z, c["f"], color=colors[c["label"]], label=c["label"], ls=ls, lw=lw)
+            axes[1].plot(z, c["df"], color=colors[c["label"]], ls=ls, lw=lw)
         for ax, what, col in zip(axes, ("f(x)", "f'(x)"), ("f", "df")):
             v = np.concatenate([np.asarray(c[col], dtype=float) for c in curves])
             v = v[np.isfinite(v)]

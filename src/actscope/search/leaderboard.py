@@ -231,5 +231,5 @@ def seeds_needed(comps: list[dict]) -> dict:
 
     have = min((c["n"] for c in comps), default=None)
     need = min_pairs(ALPHA, len(comps)) if comps else None
-    return {"comparisons": len(comps), "needed": need, "have": have,
-            "possible": None if not comps else have >= need}
+    possible = None if have is None or need is None else have >= need
+    return {"comparisons": len(comps), "needed": need, "have": have, "possible": possible}

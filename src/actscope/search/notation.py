@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Callable
 
 _SELU = (1.0507009873554805, 1.6732632423543772)
 
@@ -64,7 +65,7 @@ def _ndtr(u: ast.expr) -> ast.expr:
     return ast.BinOp(ast.BinOp(ast.Constant(1), ast.Add(), erf), ast.Div(), ast.Constant(2))
 
 
-_REWRITES = {
+_REWRITES: dict[str, Callable[..., ast.expr]] = {
     "log1p": lambda u: _call("log", ast.BinOp(ast.Constant(1), ast.Add(), u)),
     "expm1": lambda u: ast.BinOp(_call("exp", u), ast.Sub(), ast.Constant(1)),
     "ndtr": _ndtr,

@@ -53,6 +53,7 @@ class _Tally:
             if len(shown) < EXAMPLES:
                 shown.append(g.term_expr(term))
             return None
+        assert key is not None  # probe gives a key wherever it gives no reason
         if key in self.seen:
             self.duplicates += 1
             return None
