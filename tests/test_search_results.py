@@ -125,6 +125,20 @@ def test_ranked_at_the_last_stage_reached_later_stages_first():
     assert [c["candidate"] for c in board["comparisons"]] == ["a"]   # only the last stage is compared
 
 
+
+def test_a_candidate_with_a_diverged_seed_ranks_after_those_whose_seeds_all_finished():
+    """A diverged seed has no accuracy: the mean of the others must not lift the candidate
+    above one that trained on every seed, and the seed is counted as left out."""
+    cands = [Cand("r", "max(x, 0)", "relu", origin="reference"), Cand("a", "x*x")]
+    s0 = member_table({"r": 0.0, "a": 0.1}, seeds=6)
+    s0["test_acc"] = s0["test_acc"].astype(float)
+    s0["test_acc"][(s0["key"] == "a") & (s0["seed"] == 2) & (s0["task"] == "a")] = np.nan
+    board = leaderboard(cands, s0, ["relu"])
+    rows = {r["key"]: r for r in board["rows"]}
+    assert rows["a"]["overall"]["mean"] > rows["r"]["overall"]["mean"]   # higher on the seeds it has
+    assert rows["a"]["overall"]["n_excluded"] == 1 and rows["r"]["overall"]["n_excluded"] == 0
+    assert [r["key"] for r in board["rows"]] == ["r", "a"]
+
 # Theory as a predictor --------------------------------------------------------------------
 
 def test_mean_field_features_match_theory():

@@ -138,7 +138,9 @@ def _entry(cand, stage: int, per_task: dict[str, dict[int, float]], rates: dict[
 
 def rank(cands: list, rows: dict[str, np.ndarray], tasks: list[str]) -> list[dict]:
     """Every candidate with rows, at the last stage it reached, ranked: later stages first,
-    then by mean overall test accuracy (higher first; no mean last), then by key. Overall
+    then the candidates whose every seed finished (a seed that diverged at the tuned rate
+    has no accuracy: a mean over the rest would rank an unreliable candidate too high), then
+    by mean overall test accuracy (higher first; no mean last), then by key. Overall
     intervals for all; per-task intervals for the last stage's candidates (thousands of
     bootstrap intervals of screened-out candidates per task would cost more than they say)."""
     scores, rates = seed_scores(rows), tuned_rates(rows)
@@ -151,7 +153,8 @@ def rank(cands: list, rows: dict[str, np.ndarray], tasks: list[str]) -> list[dic
 
     def order(e):
         m = e["overall"]["mean"]
-        return (-e["stage"], m is None, -(m if m is not None else 0.0), e["key"])
+        unfinished = e["overall"].get("n_excluded", 0) > 0
+        return (-e["stage"], m is None, unfinished, -(m if m is not None else 0.0), e["key"])
 
     entries.sort(key=order)
     for i, e in enumerate(entries, 1):
