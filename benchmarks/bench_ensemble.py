@@ -309,6 +309,14 @@ def main(argv=None) -> None:
     if best:
         print(f"fastest CPU row: {best_name.strip()} -> {flops / best / 1e3:.2f} GFLOP/s "
               f"= {flops / best / 1e3 / peak:.1%} of peak")
+    at_1000 = {n.split(", ")[1]: u for n, u in rows if n.startswith("e  fast") and n.endswith("K=1,000")}
+    for dtype, us in at_1000.items():  # issue 19 target 2: >= 40 % of peak, float64 within 2x
+        print(f"kernel at K=1,000, {dtype}: {flops / us / 1e3:.2f} GFLOP/s = {flops / us / 1e3 / peak:.1%} "
+              f"of the float32 peak")
+    if len(at_1000) == 2:
+        print(f"float64 / float32 at K=1,000: {at_1000['float64'] / at_1000['float32']:.2f}x")
+    print(f"load average while measuring: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          f"on {os.cpu_count()} cores")
     gpu = {n.split("K=")[1]: u for n, u in rows if n.startswith("f  gpu")}
     bmm = {n.split("K=")[1]: u for n, u in rows if n.startswith("f  torch.bmm")}
     for K, us in gpu.items():

@@ -13,7 +13,9 @@ another source tree too (say ``git archive HEAD src | tar -x -C /tmp/head``, the
 ``--against /tmp/head/src``), alternating with this one so that both see the same load,
 and prints the ratio of their times.
 
-    python benchmarks/bench_reproduce.py [--repeat 3] [--against SRC]
+``--cli-only`` skips the in-process phases (a short run on a shared machine).
+
+    python benchmarks/bench_reproduce.py [--repeat 3] [--against SRC] [--cli-only]
 """
 
 from __future__ import annotations
@@ -82,11 +84,35 @@ def run_cli(src: str | None = None) -> tuple[float, float]:
     return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
+def _print_cli(args, cli, cli_cpu, other, other_cpu, load_before) -> None:
+    """The command's rows: wall and CPU (best of the repeats), the load, the other tree."""
+    best = min
+    print(f"{'phase':<44}{'best of ' + str(args.repeat):>14}")
+    print(f"{'actscope reproduce sigmoid-vs-relu (CLI)':<44}{best(cli):>12.2f} s"
+          f"   (median {statistics.median(cli):.2f} s)")
+    print(f"{'  its CPU time (all its processes)':<44}{best(cli_cpu):>12.2f} s"
+          f"   (median {statistics.median(cli_cpu):.2f} s)")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"{'  load average (1, 5, 15 min) on ' + str(os.cpu_count()) + ' cores':<44}"
+          f"{load:>14}   (at the start {' '.join(f'{x:.1f}' for x in load_before)})")
+    if args.against:
+        print(f"{'the same from ' + args.against:<44}{best(other):>12.2f} s"
+              f"   (median {statistics.median(other):.2f} s)")
+        print(f"{'  its CPU time (all its processes)':<44}{best(other_cpu):>12.2f} s"
+              f"   (median {statistics.median(other_cpu):.2f} s)")
+        print(f"{'ratio this / that, wall (best, median)':<44}{best(cli) / best(other):>12.2f} x"
+              f"   ({statistics.median(cli) / statistics.median(other):.2f} x)")
+        print(f"{'ratio this / that, CPU (best, median)':<44}{best(cli_cpu) / best(other_cpu):>12.2f} x"
+              f"   ({statistics.median(cli_cpu) / statistics.median(other_cpu):.2f} x)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--against", metavar="SRC", help="another source tree to time, alternately")
+    ap.add_argument("--cli-only", action="store_true", help="time the command only, not its phases")
     args = ap.parse_args()
+    load_before = os.getloadavg()
 
     cli, cli_cpu, other, other_cpu = [], [], [], []
     for _ in range(args.repeat):
@@ -98,6 +124,9 @@ def main() -> None:
             other.append(wall)
             other_cpu.append(cpu)
 
+    if args.cli_only:
+        _print_cli(args, cli, cli_cpu, other, other_cpu, load_before)
+        return
     t0 = time.perf_counter()
     from actscope.experiment import run_experiment
     from actscope.experiment.rundir import save_run
@@ -116,19 +145,7 @@ def main() -> None:
         base.append(baseline_article_loop(run.dataset))
 
     best = min
-    print(f"{'phase':<44}{'best of ' + str(args.repeat):>14}")
-    print(f"{'actscope reproduce sigmoid-vs-relu (CLI)':<44}{best(cli):>12.2f} s"
-          f"   (median {statistics.median(cli):.2f} s)")
-    print(f"{'  its CPU time (all its processes)':<44}{best(cli_cpu):>12.2f} s")
-    print(f"{'  load average (1, 5, 15 min) on ' + str(os.cpu_count()) + ' cores':<44}"
-          f"{' '.join(f'{x:.1f}' for x in os.getloadavg()):>14}")
-    if args.against:
-        print(f"{'the same from ' + args.against:<44}{best(other):>12.2f} s"
-              f"   (median {statistics.median(other):.2f} s)")
-        print(f"{'  its CPU time (all its processes)':<44}{best(other_cpu):>12.2f} s")
-        print(f"{'ratio this / that, wall (best, median)':<44}{best(cli) / best(other):>12.2f} x"
-              f"   ({statistics.median(cli) / statistics.median(other):.2f} x)")
-        print(f"{'ratio this / that, CPU (best)':<44}{best(cli_cpu) / best(other_cpu):>12.2f} x")
+    _print_cli(args, cli, cli_cpu, other, other_cpu, load_before)
     print(f"{'  import actscope':<44}{t_import:>12.2f} s")
     print(f"{'  train both arms + metrics':<44}{best(train):>12.2f} s")
     print(f"{'  save run + figures + report.html':<44}{best(report):>12.2f} s")

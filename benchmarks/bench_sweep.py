@@ -1,6 +1,18 @@
-"""The inference-cost sweep's cells on the NumPy engine against ``engine = "auto"`` (and,
-with ``--engines``, against the fast engine forced, which shows what the kernels alone
-would give the sweep).
+"""The inference-cost sweep's cells on the NumPy engine against ``engine = "auto"``: by
+default as the sweep runs them (``--groups``: cells that differ in rate and activation
+trained as one ensemble, `sweep.groups`), or one cell at a time (``--engines``; the fast
+engine forced shows what the kernels alone give).
+
+``--groups`` (the default) takes every ``--net-stride``-th network of the grid's 24
+(depth x width; offset ``--net-offset``, so that the widest are represented) with all its
+cells (activations x rates, or those of ``--activations``), plans them as the sweep does
+(``groups.plan_units`` under ``engine = "auto"``) and times each unit with
+``groups.run_unit``, and the same cells on the NumPy engine with ``cells.run_cell``
+(every ``--numpy-every``-th of them: 1 times every one; above 1 the NumPy time of a
+network is the mean of the cells timed x its cells, and says so), alternating which goes
+first, in this one process after an untimed warm-up of both. It prints per network the
+seconds of each, the ratio, and the largest difference in a cell's mean test accuracy
+between the two (float rounding only: the kernels and NumPy round differently).
 
 The full grid (360 cells of 10 seeds) at the article's 800 epochs is too long for a shared
 2-core machine, so this times an evenly spread subset of its cells (every ``--stride``-th
@@ -12,7 +24,9 @@ first timed cell). It prints each cell's seconds per engine, each engine's total
 ratio to NumPy, what ``auto`` chose, and the largest difference in a cell's mean test
 accuracy between an engine and NumPy (the engines must agree).
 
-Usage: python benchmarks/bench_sweep.py [--epochs 800] [--stride 30] [--hidden 8-8 ...]
+Usage: python benchmarks/bench_sweep.py [--epochs 800] [--net-stride 5] [--net-offset 0]
+       [--numpy-every 1] [--activations relu,tanh]
+       python benchmarks/bench_sweep.py --cells [--stride 30] [--hidden 8-8 ...]
        [--engines numpy,auto,fast] [--seeds 30]
 """
 
@@ -42,9 +56,96 @@ def _run(cell: dict, engine: str, epochs: int, seeds: int | None = None) -> tupl
     return seconds, sum(ok) / max(1, len(ok)), str(out.get("engine_chosen") or out["engine"])
 
 
+def _payload(cell: dict, engine: str, epochs: int) -> dict:
+    payload = copy.deepcopy(cell)
+    payload["spec"]["train"].update(engine=engine, epochs=epochs, eval_every=epochs)
+    return payload
+
+
+def _acc(results: list[dict]) -> dict[str, float]:
+    """Each cell's mean test accuracy over its finite members."""
+    out = {}
+    for r in results:
+        if "error" in r:
+            raise SystemExit(f"{r['id']}: {r['error']}")
+        ok = [m["test_accuracy"] for m in r["members"] if m["test_accuracy"] is not None]
+        out[r["id"]] = sum(ok) / max(1, len(ok))
+    return out
+
+
+def _time_units(units: list[dict]) -> tuple[float, dict[str, float], list[str]]:
+    """(seconds, accuracies, what ran) of planned units run as the sweep runs them."""
+    from actscope.sweep.groups import expand, run_unit
+
+    t = time.perf_counter()
+    results = [r for u in units for r in expand(run_unit(u), {})]
+    seconds = time.perf_counter() - t
+    return seconds, _acc(results), sorted({str(r.get("engine_chosen")) for r in results})
+
+
+def _time_numpy(cells: list[dict], epochs: int) -> tuple[float, dict[str, float]]:
+    from actscope.sweep.cells import run_cell
+
+    t = time.perf_counter()
+    results = [run_cell(_payload(c, "numpy", epochs)) for c in cells]
+    return time.perf_counter() - t, _acc(results)
+
+
+def groups_main(args) -> None:
+    from actscope.sweep.plan import plan_cells
+    from actscope.sweep.spec import load_sweep
+
+    cells = plan_cells(load_sweep("inference-cost"), yes=True)
+    nets = list(dict.fromkeys(c["meta"]["hidden"] for c in cells))
+    nets = sorted(nets, key=lambda h: (h.count("-"), int(h.split("-")[0])))[args.net_offset::args.net_stride]
+    acts = args.activations.split(",") if args.activations else None
+    every = args.numpy_every
+    note = f" (NumPy: every {every}th cell timed, its mean x the cells)" if every > 1 else ""
+    print(f"load: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; inference-cost networks "
+          f"{', '.join(nets)}, {args.epochs} epochs; auto as the sweep runs it (groups) against NumPy "
+          f"cell by cell{note}")
+    from actscope.engines.fast_kernels import generic_module
+    from actscope.sweep.groups import plan_units
+
+    generic_module("float64")  # warm-up, untimed: imports, the generic module loaded (compiled if new)
+    _time_numpy([cells[0]], 2)
+    subs = {net: [c for c in cells if c["meta"]["hidden"] == net
+                  and (acts is None or c["meta"]["activation"] in acts)] for net in nets}
+    t = time.perf_counter()  # planned at once, as the sweep plans its cells
+    units = plan_units([_payload(c, "auto", args.epochs) for sub in subs.values() for c in sub])
+    tot_g, tot_n = time.perf_counter() - t, 0.0
+    print(f"  planning {sum(map(len, subs.values()))} cells into {len(units)} units: {tot_g:.2f} s")
+    worst, where = 0.0, ""
+    for i, (net, sub) in enumerate(subs.items()):
+        mine = [u for u in units if (u.get("cells") or [u])[0]["meta"]["hidden"] == net]
+        timed = sub[::args.numpy_every]
+        if i % 2:
+            n_s, n_acc = _time_numpy(timed, args.epochs)
+            g_s, g_acc, ran = _time_units(mine)
+        else:
+            g_s, g_acc, ran = _time_units(mine)
+            n_s, n_acc = _time_numpy(timed, args.epochs)
+        n_s *= len(sub) / len(timed)
+        for c in timed:
+            gap = abs(g_acc[c["id"]] - n_acc[c["id"]])
+            if gap > worst:
+                worst, where = gap, f" ({c['meta']['activation']} {net} lr {c['meta']['lr']})"
+        tot_g, tot_n = tot_g + g_s, tot_n + n_s
+        print(f"  {net:<12} {len(sub):3d} cells  numpy {n_s:8.2f} s  auto {g_s:7.2f} s  {n_s / g_s:6.2f}x  "
+              f"({'; '.join(ran)})")
+    print(f"numpy {tot_n:.1f} s, auto (groups) {tot_g:.1f} s: {tot_n / tot_g:.2f}x faster; largest "
+          f"difference in a cell's mean test accuracy {worst:.4f}{where}; load at the end "
+          f"{os.getloadavg()[0]:.2f}")
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=800)
+    ap.add_argument("--cells", action="store_true", help="one cell at a time per engine (--engines)")
+    ap.add_argument("--net-stride", type=int, default=5, help="with groups: every NET_STRIDE-th network")
+    ap.add_argument("--net-offset", type=int, default=0)
+    ap.add_argument("--numpy-every", type=int, default=1, help="time every N-th cell on NumPy (1: all)")
+    ap.add_argument("--activations", default=None, help="with groups: only these (comma-separated)")
     ap.add_argument("--stride", type=int, default=30, help="time every STRIDE-th cell of the grid")
     ap.add_argument("--hidden", nargs="*", default=None,
                     help="time the cells with these hidden layers instead (e.g. 8-8 64-64-64-64)")
@@ -55,6 +156,10 @@ def main(argv=None) -> None:
                          "rates of one network as one ensemble would cost)")
     args = ap.parse_args(argv)
     from actscope.experiment import run_experiment  # noqa: F401 - imports before the clock
+
+    if not args.cells:
+        groups_main(args)
+        return
     from actscope.sweep.plan import plan_cells
     from actscope.sweep.spec import load_sweep
 

@@ -16,25 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 from actscope.cli import main
-from tiny_specs import TINY_TWO_ARMS
+from tiny_specs import TINY_SWEEP, TINY_TWO_ARMS
 
 GOOD = TINY_TWO_ARMS + "[seeds]\ncount = 5\n"
 
-SWEEP = """
-[sweep]
-name = "tiny"
-latency = false
-[sweep.grid]
-activation = ["sigmoid", "relu"]
-[data]
-n_samples = 80
-[model]
-hidden = [3]
-[train]
-epochs = 1
-[seeds]
-count = 2
-"""
+SWEEP = TINY_SWEEP
 
 
 def _file(tmp_path: Path, text: str, name: str) -> Path:

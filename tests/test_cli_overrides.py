@@ -14,25 +14,11 @@ from actscope.cli import main
 from actscope.config import TrainSpec
 from actscope.config.overrides import apply_sets, load_spec_with, parse_value, split_set
 from actscope.errors import InputError
-from tiny_specs import TINY_TWO_ARMS
+from tiny_specs import TINY_SWEEP, TINY_TWO_ARMS
 
 GOOD = TINY_TWO_ARMS
 
-SWEEP = """
-[sweep]
-name = "tiny"
-latency = false
-[sweep.grid]
-activation = ["sigmoid", "relu"]
-[data]
-n_samples = 80
-[model]
-hidden = [3]
-[train]
-epochs = 2
-[seeds]
-count = 2
-"""
+SWEEP = TINY_SWEEP
 
 
 def _file(tmp_path: Path, text: str = GOOD, name: str = "exp.toml") -> Path:

@@ -1,5 +1,6 @@
 """What a run loads while its arms train: the layer-0 probes are measured after training
-(their scikit-learn loads meanwhile), with the values measuring them first gave."""
+(their SciPy optimiser loads meanwhile), with the values measuring them first gave; and
+scikit-learn never loads (issue 19: the probes repeat its fit without it)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def test_probes_recorded_while_training_measure_the_baseline_before_the_arms_for
     assert probes.setup_probes(small_moons, ProbesSpec(include=["signal"])).baseline == {}
 
 
-def test_a_run_loads_scikit_learn_while_its_arms_train():
+def test_a_run_loads_the_probes_optimiser_while_its_arms_train_and_never_scikit_learn():
     code = ("import json, sys\n"
             "from actscope.experiment import run_experiment\n"
             "from actscope.pipeline.run import _preload\n"
@@ -39,13 +40,15 @@ def test_a_run_loads_scikit_learn_while_its_arms_train():
             "spec = load_spec('sigmoid-vs-relu')\n"
             "loaded = []\n"
             "def preload():\n"
-            "    loaded.append('sklearn' in sys.modules)\n"
+            "    loaded.append('scipy.optimize' in sys.modules)\n"
             "    _preload(spec, False)\n"
             "spec = spec.model_copy(update={'train': spec.train.model_copy(update={'epochs': 2})})\n"
             "run = run_experiment(spec, while_training=preload)\n"
             "acc = run.metrics['probes']['baseline']['repr.probe_acc.L0']\n"
-            "print(json.dumps([loaded, 'sklearn' in sys.modules, acc]))\n")
+            "heavy = sorted(m for m in ('sklearn', 'scipy.stats', 'pandas') if m in sys.modules)\n"
+            "print(json.dumps([loaded, 'scipy.optimize' in sys.modules, heavy, acc]))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          timeout=600)
-    before, after, acc = json.loads(out.stdout.strip().splitlines()[-1])
+    before, after, heavy, acc = json.loads(out.stdout.strip().splitlines()[-1])
     assert before == [False] and after is True and 0.5 < acc <= 1.0
+    assert heavy == []

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from tests.test_search_spec import TINY
 
 from actscope.cli import main
+from tiny_specs import TINY_SEARCH as TINY
+from tiny_specs import TINY_SEARCH_E2E, TINY_SEARCH_SLOW
 
 
 def _invoke(args):
@@ -161,34 +162,39 @@ def test_json_is_the_whole_stdout(tmp_path, monkeypatch):
     assert doc["paths"]["found.toml"] == "R/found.toml"
 
 
-END_TO_END = """
-[search]
-name = "e2e"
-max_size = 2
-candidates = 3
-references = ["relu"]
-chunk = 4
-[[search.stages]]
-seeds = 2
-epochs = 2
-keep = 2
-[[search.stages]]
-seeds = 2
-epochs = 2
-[tasks.moons]
-name = "moons"
-n_samples = 60
-val_size = 0.25
-[model]
-hidden = [2]
-[train]
-lr_grid = [0.5]
-batch_size = 16
-"""
+END_TO_END, SLOW = TINY_SEARCH_E2E, TINY_SEARCH_SLOW
 
 
-SLOW = END_TO_END.replace("candidates = 3", "candidates = 20").replace("chunk = 4", "chunk = 2") \
-    .replace("epochs = 2\nkeep = 2", "epochs = 100\nkeep = 2")
+def _interrupt_mid_search(tmp_path, signum: int, status: int):
+    """Start the real search in a child, send ``signum`` once a cell is stored; the child
+    exits with ``status`` and one line naming the folder, finished cells kept, nothing
+    half-written. Returns (config, folder, kept cells)."""
+    cfg, out = _file(tmp_path, SLOW), tmp_path / "o"
+    cmd = [sys.executable, "-m", "actscope.cli", "search", str(cfg), "--out", str(out), "--quiet"]
+    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 600  # the first cell may compile the generic kernels
+        while not list(out.glob("cells/s*.npz")) and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert child.poll() is None, child.communicate()[1][-2000:]
+        assert list(out.glob("cells/s*.npz")), "no cell was stored in 600 s"
+        child.send_signal(signum)
+        stdout, stderr = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == status, stderr[-2000:]
+    assert stderr.strip().splitlines() == [f"interrupted: every finished cell is saved in {out}; run the "
+                                           "same command again to resume"]
+    assert stdout == ""
+    kept = list(out.glob("cells/s*.npz"))
+    assert kept and not list(out.glob("cells/.*"))
+    return cfg, out, kept
+
+
+def test_sigterm_is_an_interrupt(tmp_path):
+    """SIGTERM (a scheduler, `timeout`, `kill`) keeps what Ctrl-C keeps; exit 143."""
+    _interrupt_mid_search(tmp_path, signal.SIGTERM, 143)
 
 
 def test_sigint_then_resume_then_rerun_end_to_end(tmp_path):
@@ -196,25 +202,7 @@ def test_sigint_then_resume_then_rerun_end_to_end(tmp_path):
     naming the folder, finished cells kept. The same command resumes, reusing every one of
     them; run once more it trains nothing and prints leaderboard.json's top rows and the
     paths of the report and found.toml, then the folder."""
-    cfg, out = _file(tmp_path, SLOW), tmp_path / "o"
-    cmd = [sys.executable, "-m", "actscope.cli", "search", str(cfg), "--out", str(out), "--quiet"]
-    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while not list(out.glob("cells/s*.npz")) and child.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert child.poll() is None, child.communicate()[1][-2000:]
-        child.send_signal(signal.SIGINT)
-        stdout, stderr = child.communicate(timeout=120)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == 130, stderr[-2000:]
-    assert stderr.strip().splitlines() == [f"interrupted: every finished cell is saved in {out}; run the "
-                                           "same command again to resume"]
-    assert stdout == ""
-    kept = list(out.glob("cells/s*.npz"))
-    assert kept and not list(out.glob("cells/.*"))
+    cfg, out, kept = _interrupt_mid_search(tmp_path, signal.SIGINT, 130)
 
     resumed = _invoke(["search", str(cfg), "--out", str(out), "--json"])
     assert resumed.exit_code == 0, resumed.output

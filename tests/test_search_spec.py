@@ -16,43 +16,9 @@ from actscope.config import list_presets, load_spec
 from actscope.config.overrides import load_spec_with
 from actscope.errors import InputError
 from actscope.search.spec import SearchSpec, Stage, cell_spec, is_search_file, load_search, parse_search
+from tiny_specs import TINY_SEARCH
 
-TINY = """
-[search]
-name = "tiny"
-strategy = "random"
-max_size = 2
-candidates = 6
-references = ["relu", "tanh"]
-chunk = 4
-tasks = ["moons", "circles"]
-
-[[search.stages]]
-seeds = 2
-epochs = 3
-keep = 0.5
-
-[[search.stages]]
-seeds = 3
-epochs = 4
-
-[tasks.moons]
-name = "moons"
-n_samples = 80
-val_size = 0.2
-
-[tasks.circles]
-name = "circles"
-n_samples = 80
-val_size = 0.2
-
-[model]
-hidden = [4]
-
-[train]
-lr_grid = [0.1, 0.5]
-batch_size = 16
-"""
+TINY = TINY_SEARCH
 
 
 def tiny() -> dict:

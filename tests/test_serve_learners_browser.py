@@ -89,7 +89,8 @@ def test_a_typed_formula_trains_and_a_bad_one_shows_the_caret_beside_its_box(ser
     pg.fill("input[name=formula_a]", MISH)
     pg.press("input[name=formula_a]", "Tab")
     pg.wait_for_function(f"document.querySelector('#arm-0 .act').textContent === 'f(x) = {MISH}'")
-    assert pg.is_hidden("#formula-error-a")
+    # the live stream may show the new formula a moment before the PUT's reply clears the error
+    pg.wait_for_selector("#formula-error-a", state="hidden", timeout=10_000)
     assert pg.input_value("select[name=act_a]") == ""  # the list says "(formula)"
     pg.click("#play")
     pg.wait_for_function("Number(document.getElementById('epoch').textContent) >= 60", timeout=60_000)

@@ -64,12 +64,12 @@ def test_auto_cell_records_its_choice(monkeypatch):
 
 
 def test_auto_counts_no_load_for_kernels_this_process_has():
-    """A sweep's 2-2-1 ReLU cell (10 seeds, 800 epochs): with the generic kernels only on
-    disk, loading them outweighs what they save on one cell; once this process has them
-    (every later cell), the fast engine's estimate wins."""
+    """A sweep's 2-2-1 ReLU cell (10 seeds, the preset's 200 epochs): with the generic
+    kernels only on disk, loading them outweighs what they save on one cell; once this
+    process has them (every later cell), the fast engine's estimate wins."""
     from actscope.engines.auto_policy import Workload, decide, kernel_estimate
 
-    w = Workload(members=10, epochs=800, n=240, batch=64, sizes=(2, 2, 2, 1), threads=2, lanes=8)
+    w = Workload(members=10, epochs=200, n=240, batch=64, sizes=(2, 2, 2, 1), threads=2, lanes=8)
     on_disk, _ = decide(w, {"generic": True}, numba_loaded=True, allow_numpy=True)
     in_process, why = decide(w, {"generic": True}, numba_loaded=True, allow_numpy=True, loaded={"generic"})
     assert on_disk.engine == "numpy"

@@ -19,7 +19,7 @@ from actscope.analysis.decisions import ALPHA, TEST_NOTE, decide, signed_rank
 from actscope.analysis.intervals import CI_METHODS, CI_NOTE, MIN_SEEDS_INTERVAL, mean_ci, metric_range
 
 __all__ = ["ALPHA", "CI_METHODS", "CI_NOTE", "EQUIVALENCE_MARGIN", "MIN_SEEDS_INTERVAL", "TEST_NOTE",
-           "compare_arms", "equivalence_margin", "is_percent", "mean_ci", "member_value",
+           "average_ranks", "compare_arms", "equivalence_margin", "is_percent", "mean_ci", "member_value",
            "pair_by_seed", "paired_difference", "scalar_keys", "spearman", "summarize_arm",
            "verdict_text"]
 
@@ -31,12 +31,10 @@ def spearman(x, y, axis: int = -1) -> np.ndarray | float:
 
     Broadcasts like NumPy; NaN where either side is constant or has non-finite values.
     """
-    from scipy.stats import rankdata
-
     x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
     bad = ~(np.isfinite(x).all(axis=axis) & np.isfinite(y).all(axis=axis))
-    rx = rankdata(np.nan_to_num(x), axis=axis)
-    ry = rankdata(np.nan_to_num(y), axis=axis)
+    rx = average_ranks(np.nan_to_num(x), axis=axis)
+    ry = average_ranks(np.nan_to_num(y), axis=axis)
     rx = rx - rx.mean(axis=axis, keepdims=True)
     ry = ry - ry.mean(axis=axis, keepdims=True)
     den = np.sqrt((rx * rx).sum(axis=axis) * (ry * ry).sum(axis=axis))
@@ -44,6 +42,27 @@ def spearman(x, y, axis: int = -1) -> np.ndarray | float:
         rho = (rx * ry).sum(axis=axis) / den
     rho = np.where((den == 0) | bad, np.nan, np.clip(rho, -1.0, 1.0))
     return rho if rho.ndim else float(rho)
+
+
+def average_ranks(a, axis: int = -1) -> np.ndarray:
+    """``scipy.stats.rankdata(a, axis=axis)`` for NaN-free ``a``: ranks from 1 along
+    ``axis``, tied values sharing the mean of their ranks. In NumPy, because a run's
+    probes need nothing else of scipy.stats, which takes about a second to import."""
+    a = np.moveaxis(np.asarray(a, dtype=np.float64), axis, -1)
+    n = a.shape[-1]
+    if a.size == 0:
+        return np.moveaxis(np.zeros(a.shape), -1, axis)
+    rows = a.reshape(-1, n)
+    order = np.argsort(rows, axis=1, kind="mergesort")
+    s = np.take_along_axis(rows, order, axis=1)
+    starts = np.ones(s.shape, dtype=bool)
+    starts[:, 1:] = s[:, 1:] != s[:, :-1]
+    group = np.cumsum(starts.ravel()) - 1  # a row's first value always starts a group
+    position = np.tile(np.arange(n, dtype=np.float64), len(rows))
+    mean_rank = np.bincount(group, weights=position) / np.bincount(group) + 1.0
+    ranks = np.empty(rows.shape)
+    np.put_along_axis(ranks, order, mean_rank[group].reshape(rows.shape), axis=1)
+    return np.moveaxis(ranks.reshape(a.shape), -1, axis)
 
 
 def pair_by_seed(seeds_a: Sequence[int], a, seeds_b: Sequence[int], b) -> tuple[list[int], np.ndarray,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from actscope._util.interrupt import interrupt_status
 from actscope.cli.group import main
 from actscope.cli.interop import MLFLOW_HELP, log_to_mlflow, open_tracking
 from actscope.cli.logs import quieter
@@ -38,7 +39,8 @@ def run_and_print(config, out, seeds, no_report, engine, quiet, rng=None, max_me
             spec = with_overrides(spec, seeds=seeds, engine=engine, rng=rng)
         check_from_spec(spec, source=str(config))  # again with the data's own shape once loaded
         with TrainingProgress(enabled=not quiet) as progress:
-            run = run_experiment(spec, out=out, report=False if no_report else None, progress=progress)
+            run = run_experiment(spec, out=out, report=False if no_report else None,
+                                 progress=False if quiet else progress)  # quiet: arms send nothing
     path = run.path
     assert path is not None  # the command line always writes a run directory
     has_report = (path / "report.html").is_file()
@@ -56,7 +58,7 @@ def run_and_print(config, out, seeds, no_report, engine, quiet, rng=None, max_me
             click.echo(f"report: {path / 'report.html'}")
         click.echo(str(path))
     if run.interrupted:
-        sys.exit(130)
+        sys.exit(interrupt_status())
     return path
 
 

@@ -8,6 +8,7 @@ import sys
 import click
 from click.exceptions import NoArgsIsHelpError
 
+from actscope._util.interrupt import interrupt_status, terminate_as_interrupt
 from actscope.errors import InputError, RunFailedError, shorten, shown
 
 
@@ -64,7 +65,8 @@ class Group(click.Group):
         """Click's main, with its usage errors in the project's one-line form."""
         argv = list(sys.argv[1:] if args is None else args)
         try:
-            rv = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
+            with terminate_as_interrupt():  # SIGTERM keeps finished work as Ctrl-C does
+                rv = super().main(argv, prog_name, complete_var, standalone_mode=False, **extra)
         except NoArgsIsHelpError as err:  # a group named with no command: its help, as Click does
             click.echo(err.ctx.get_help() if err.ctx is not None else str(err))
             sys.exit(2)
@@ -73,7 +75,7 @@ class Group(click.Group):
         except click.ClickException as err:
             fail(shorten(err.format_message(), 300), err.exit_code)
         except click.Abort:
-            fail("interrupted", 130)
+            fail("interrupted", interrupt_status())
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)

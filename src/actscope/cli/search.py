@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from actscope._util.interrupt import interrupt_status
 from actscope.cli.group import main
 from actscope.cli.logs import quieter
 from actscope.cli.options import JSON, SET
@@ -131,7 +132,7 @@ def search(spec, out, executor, address, workers, quiet, sets, as_json) -> None:
     except KeyboardInterrupt:
         log.warning("interrupted: every finished cell is saved in %s; run the same command "
                     "again to resume", folder)
-        sys.exit(130)
+        sys.exit(interrupt_status())
     summary = dict(res.summary)
     log.info("%d cells trained, %d reused (already finished), %d candidates, %.1f s", res.computed,
              res.reused, len(res.candidates), time.monotonic() - start)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from actscope._util.interrupt import interrupt_status
 from actscope.cli.group import fail, main
 from actscope.cli.logs import quieter
 from actscope.cli.options import JSON, MAX_MEMORY, SET
@@ -93,7 +94,7 @@ def sweep(ctx, config, out, executor, workers, address, yes, retry_failed, no_re
             fail(str(err), 1)
         except KeyboardInterrupt:
             log.warning("interrupted: every finished cell is saved; run the same command again to resume")
-            sys.exit(130)
+            sys.exit(interrupt_status())
     log.info("%d cells run, %d skipped (already finished), %.1f s", res.n_run, res.n_skipped, res.elapsed_s)
     has_parquet = (res.path / "results.parquet").is_file()
     if not has_parquet:

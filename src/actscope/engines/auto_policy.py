@@ -33,8 +33,13 @@ from dataclasses import dataclass
 NUMPY_STEP = 150e-6       # one minibatch step's fixed cost, besides its layers
 NUMPY_LAYER = 100e-6      # per layer per step (forward, backward, optimiser)
 NUMPY_MAC = {"float32": 2e-9, "float64": 3e-9}         # per member x point x multiply-accumulate
-GENERIC_MAC = {"float32": 0.85e-9, "float64": 1.8e-9}  # per lane x point x MAC, one thread
-GENERIC_UNIT = {"float32": 15e-9, "float64": 60e-9}    # per lane x point x unit (activations)
+# the generic kernels (minibatch-blocked layers, GENERIC_VERSION 4): set so that the
+# estimate's NumPy / generic ratio matches the ratio measured in one process on
+# benchmarks/bench_generic.py's networks (2-2-1: about 6x, 2-16-16-16-1: 3x, 2-8-8-1
+# float32: 8-10x, 2-64-64-1 at 16 members: 1-1.6x; 10 members on 2 threads at widths 32 and
+# 64: 0.8x and 1.4x NumPy's time), NumPy's estimate taken as it is
+GENERIC_MAC = {"float32": 0.3e-9, "float64": 1.1e-9}   # per lane x point x MAC, one thread
+GENERIC_UNIT = {"float32": 2.5e-9, "float64": 12e-9}   # per lane x point x unit (activations)
 # per lane x point x program op (an activation run as a program: f and f' of every unit;
 # 2-8-8-1 moons, programs of 3-16 ops against tanh and identity through the table)
 PROGRAM_OP = {"float32": 3e-9, "float64": 4e-9}

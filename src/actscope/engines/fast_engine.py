@@ -13,24 +13,30 @@ anything else runs the NumPy reference code in this engine's dtype (correct, not
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 
 from actscope._util.cores import usable_cores
 from actscope.engines import fast_kernels
-from actscope.engines.auto_policy import Workload
+from actscope.engines.auto_policy import Workload, kernel_estimate
 from actscope.engines.base import Capabilities, EpochPlan
 from actscope.engines.codegen.numba_source import KERNEL_VERSION, OPT_KINDS, model_source
 from actscope.engines.fast_kernels import LANES, MAX_PARAMS, Decision, KernelSet
 from actscope.engines.kernel_cache import cache_dir, load_source, require_numba
 
-__all__ = ["BatchOrders", "FastEngine", "FusedTrainer", "cache_dir", "n_threads", "pcg_states", "run_blocks"]
+__all__ = ["BatchOrders", "FastEngine", "FusedTrainer", "ThreadChoice", "cache_dir", "n_threads",
+           "pcg_states", "run_blocks"]
 from actscope.engines.numpy_engine import NumpyEngine
 from actscope.nn.model import Layer, MLPSpec, Params, init_params
 
 _POOL: list[ThreadPoolExecutor] = []
+TRIALS = 2  # calls timed inline, then as many on the pool (``ThreadChoice``)
+POOL_SURE_S = 0.01  # a call estimated above this on one thread goes to the pool untried
 
 
 def n_threads() -> int:
@@ -41,19 +47,57 @@ def n_threads() -> int:
     return usable_cores()
 
 
-def run_blocks(fn: Callable[..., object], n_items: int, *args) -> None:
+def run_blocks(fn: Callable[..., object], n_items: int, *args, threads: int | None = None) -> None:
     """``fn(*args, lo, hi)`` over [0, n_items) split into one contiguous chunk per thread
-    (the kernels release the GIL)."""
-    t = min(n_threads(), n_items)
+    (the kernels release the GIL); the last chunk runs in the calling thread. ``threads``
+    (default `n_threads`) caps the threads: 1 runs everything inline, no pool."""
+    t = min(n_threads() if threads is None else threads, n_items)
     if t <= 1:
         fn(*args, 0, n_items)
         return
-    if not _POOL or _POOL[0]._max_workers < t:
-        _POOL[:] = [ThreadPoolExecutor(max_workers=t, thread_name_prefix="actscope")]
-    edges = np.linspace(0, n_items, t + 1).round().astype(int)
-    futures = [_POOL[0].submit(fn, *args, int(lo), int(hi)) for lo, hi in zip(edges[:-1], edges[1:])]
-    for f in futures:
-        f.result()
+    if not _POOL or _POOL[0]._max_workers < t - 1:
+        _POOL[:] = [ThreadPoolExecutor(max_workers=t - 1, thread_name_prefix="actscope")]
+    chunks = _chunks(n_items, t)
+    futures = [_POOL[0].submit(fn, *args, lo, hi) for lo, hi in chunks[:-1]]
+    try:
+        fn(*args, *chunks[-1])
+    finally:
+        for f in futures:
+            f.result()
+
+
+@lru_cache(maxsize=256)
+def _chunks(n_items: int, t: int) -> tuple[tuple[int, int], ...]:
+    """[0, n_items) in ``t`` contiguous chunks of nearly equal size."""
+    edges = [round(i * n_items / t) for i in range(t + 1)]
+    return tuple(zip(edges[:-1], edges[1:]))
+
+
+class ThreadChoice:
+    """How many threads share a kernel call that repeats (an epoch), decided by its work:
+    where the estimate of one call on one thread (``estimate_s``) is below
+    ``POOL_SURE_S``, the first ``TRIALS`` calls run inline and the next ``TRIALS`` on
+    every thread, timed, and the faster way runs the rest (a small ensemble then runs in
+    the calling thread, with no pool); above it the pool at once. The numbers do not
+    depend on it: each block is computed alone."""
+
+    def __init__(self, blocks: int, estimate_s: float | None = None) -> None:
+        self.most = min(n_threads(), blocks)
+        sure = self.most <= 1 or (estimate_s is not None and estimate_s > POOL_SURE_S)
+        self.threads: int | None = self.most if sure else None
+        self.times: dict[int, list[float]] = {1: [], self.most: []}
+
+    def run(self, fn: Callable[..., object], n_items: int, *args) -> None:
+        """``run_blocks(fn, n_items, *args)`` on the threads chosen (timing the trials)."""
+        if self.threads is not None:
+            run_blocks(fn, n_items, *args, threads=self.threads)
+            return
+        t = 1 if len(self.times[1]) < TRIALS else self.most
+        start = time.perf_counter()
+        run_blocks(fn, n_items, *args, threads=t)
+        self.times[t].append(time.perf_counter() - start)
+        if len(self.times[self.most]) == TRIALS:
+            self.threads = min(self.times, key=lambda k: min(self.times[k]))
 
 
 def n_blocks(K: int, dtype) -> int:
@@ -215,14 +259,19 @@ class FastEngine(NumpyEngine):
         ks = self.kernels(spec, work)
         if ks is None:
             return None
-        return FusedTrainer(self, ks, spec, params, X, y, plan)
+        one = kernel_estimate(replace(work, epochs=1, threads=1), ks.kind, True, True, loaded=True)
+        return FusedTrainer(self, ks, spec, params, X, y, plan, epoch_s=one.work_s)
 
 
 class FusedTrainer:
-    """Runs whole epochs in one kernel call; owns theta and the optimiser state."""
+    """Runs whole epochs in one kernel call; owns theta and the optimiser state.
+
+    ``epoch_s``: the estimate of one epoch on one thread, from which `ThreadChoice` decides
+    how many threads share an epoch's blocks (a small ensemble runs inline in the calling
+    thread). Everything an epoch's call takes but the epoch's position is prepared once."""
 
     def __init__(self, engine: FastEngine, ks: KernelSet, spec: MLPSpec, params: Params, X, y,
-                 plan: EpochPlan):
+                 plan: EpochPlan, epoch_s: float | None = None):
         self.ks, self.spec, self.plan = ks, spec, plan
         dt = engine.dtype
         self.theta = pack(spec, params, dt)  # a copy: the caller's params are not modified
@@ -241,28 +290,35 @@ class FusedTrainer:
                                plan.weight_decay], dtype=np.float64)
         # the generic kernels take a rate per member (the specialised ones hyper[0])
         self.rates = (np.full(self.theta.shape[1], float(plan.lr)),) if ks.kind == "generic" else ()
+        self.blocks = n_blocks(self.theta.shape[1], dt)
+        self.threads = ThreadChoice(self.blocks, epoch_s)
+        self._views = views(spec, self.theta)  # theta is updated in place: the views stay current
+        no_perms = np.zeros((1, 1), np.int64)
+        if not plan.shuffle:
+            self._orders: tuple | None = (no_perms, np.zeros((1, 6), np.uint64), 0)
+        elif self.pcg is not None:
+            self._orders = (no_perms, self.pcg, 2)
+        else:
+            self._orders = None  # drawn in Python every epoch (mode 1)
 
     @property
     def params(self) -> Params:
         """Views of the current parameters (updated in place by the next epoch)."""
-        return views(self.spec, self.theta)
+        return self._views
 
     def run_epoch(self, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One epoch: (mean minibatch loss (K,), points right (K,), members still kept (K,))."""
-        K, n = self.theta.shape[1], self.X.shape[0]
-        no_perms = np.zeros((1, 1), np.int64)
-        if not self.plan.shuffle:
-            mode, perms, pcg = 0, no_perms, np.zeros((1, 6), np.uint64)
-        elif self.pcg is not None:
-            mode, perms, pcg = 2, no_perms, self.pcg
+        K = self.theta.shape[1]
+        if self._orders is None:
+            perms = np.stack([st.permutation(self.X.shape[0]) for st in self.plan.streams]).astype(np.int64)
+            pcg, mode = np.zeros((1, 6), np.uint64), 1
         else:
-            perms = np.stack([st.permutation(n) for st in self.plan.streams]).astype(np.int64)
-            mode, pcg = 1, np.zeros((1, 6), np.uint64)
+            perms, pcg, mode = self._orders
         still = np.array(keep, dtype=np.bool_, copy=True)
         loss, correct = np.empty(K), np.empty(K)
-        run_blocks(self.ks.train, n_blocks(K, self.theta.dtype), self.theta, self.s1, self.s2,
-                   self.X, self.y, perms, pcg, mode, self.B, self.kind, self.hyper, self.t, still,
-                   loss, correct, *self.ks.extra, *self.rates)
+        self.threads.run(self.ks.train, self.blocks, self.theta, self.s1, self.s2, self.X, self.y, perms, pcg,
+                         mode, self.B, self.kind, self.hyper, self.t, still, loss, correct, *self.ks.extra,
+                         *self.rates)
         self.t += self.n_batches
         return loss, correct, still
 

@@ -17,14 +17,15 @@ import numpy as np
 
 from actscope.activations import Activation
 from actscope.engines import fast_kernels
+from actscope.engines.auto_policy import Workload, kernel_estimate
 from actscope.engines.codegen.common import OPT_KINDS, UnsupportedActivation
 from actscope.engines.codegen.numba_generic import TABLE
 from actscope.engines.codegen.numba_program import OPCODES
-from actscope.engines.fast_engine import n_threads, pack, pcg_states, run_blocks
+from actscope.engines.fast_engine import ThreadChoice, n_threads, pack, pcg_states, run_blocks
 from actscope.engines.fast_kernels import LANES
 from actscope.nn.model import MLPSpec, Params
 
-__all__ = ["MixedPlan", "activation_values", "train_mixed"]
+__all__ = ["MixedPlan", "MixedResult", "activation_values", "train_ensemble", "train_mixed"]
 
 # program ops that call the C library one element at a time
 SCALAR_CALLS = ("pow", "erf", "erfc", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh")
@@ -120,6 +121,36 @@ def _orders(streams, cols: np.ndarray, n: int, shuffle: bool):
     return 1, None, none_s
 
 
+@dataclass(frozen=True)
+class MixedResult:
+    """What `train_ensemble` gives back: ``splits`` as `train_mixed` returns them, and
+    ``diverged`` (K,) bool: the members whose loss stopped being finite or whose final
+    parameters are not all finite (what ``run_experiment`` marks diverged)."""
+
+    splits: dict[str, tuple[np.ndarray, np.ndarray]]
+    diverged: np.ndarray
+
+
+def train_ensemble(sizes: Sequence[int], activations: Sequence[Activation], group: np.ndarray,
+                   lrs: np.ndarray, params: Params, X: np.ndarray, y: np.ndarray, streams: Sequence,
+                   plan: MixedPlan, evals: dict[str, tuple[np.ndarray, np.ndarray]],
+                   dtype: str = "float32", should_stop: Callable[[], bool] | None = None,
+                   on_epoch: Callable[[int], None] | None = None) -> MixedResult | None:
+    """`train_mixed`, also saying which members diverged; ``on_epoch(epoch)`` (0-based)
+    after every epoch (a progress bar)."""
+    group, lrs = np.asarray(group, dtype=np.int64), np.asarray(lrs, dtype=np.float64)
+    _check(sizes, activations, group, lrs, streams, params)
+    run = _Ensemble(sizes, activations, group, lrs, params, X, y, streams, plan, np.dtype(dtype).name)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for e in range(plan.epochs):
+            if should_stop is not None and should_stop():
+                return None
+            run.epoch(e)
+            if on_epoch is not None:
+                on_epoch(e)
+        return MixedResult(run.results(evals), run.diverged())
+
+
 def train_mixed(sizes: Sequence[int], activations: Sequence[Activation], group: np.ndarray,
                 lrs: np.ndarray, params: Params, X: np.ndarray, y: np.ndarray, streams: Sequence,
                 plan: MixedPlan, evals: dict[str, tuple[np.ndarray, np.ndarray]],
@@ -169,15 +200,9 @@ def train_mixed(sizes: Sequence[int], activations: Sequence[Activation], group: 
     UnsupportedActivation
         Where an activation has no scalar form the generic kernels run.
     """
-    group, lrs = np.asarray(group, dtype=np.int64), np.asarray(lrs, dtype=np.float64)
-    _check(sizes, activations, group, lrs, streams, params)
-    run = _Ensemble(sizes, activations, group, lrs, params, X, y, streams, plan, np.dtype(dtype).name)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        for e in range(plan.epochs):
-            if should_stop is not None and should_stop():
-                return None
-            run.epoch(e)
-        return run.results(evals)
+    res = train_ensemble(sizes, activations, group, lrs, params, X, y, streams, plan, evals, dtype,
+                         should_stop)
+    return None if res is None else res.splits
 
 
 class _Ensemble:
@@ -200,6 +225,10 @@ class _Ensemble:
         self.mode, self.perms, self.pcg = _orders(streams, self.cols, self.n, plan.shuffle)
         self.keep, self.rates = self.real.copy(), np.ascontiguousarray(lrs[self.cols])
         self.loss, self.corr = np.zeros(self.cols.size), np.zeros(self.cols.size)
+        work = Workload(members=self.cols.size, epochs=1, n=self.n, batch=self.B, sizes=tuple(sizes),
+                        dtype=name, threads=1, lanes=LANES[name])
+        one = kernel_estimate(work, "generic", True, True, True).work_s  # an epoch on one thread
+        self.threads = ThreadChoice(self.bgroup.size, one)
 
     def epoch(self, e: int) -> None:
         """Epoch ``e`` (0-based) of every member, one kernel call over all blocks."""
@@ -207,9 +236,20 @@ class _Ensemble:
         p = self.perms
         if p is None:  # streams other than PCG64: drawn in Python, as FusedTrainer does
             p = np.stack([st.permutation(n) for st in self.streams])[self.cols]
-        run_blocks(self.mod.train_epoch, self.bgroup.size, self.theta, self.s1, self.s2, self.X, self.y, p,
-                   self.pcg, self.mode, self.B, self.kind, self.hyper, e * -(-n // self.B), self.keep,
-                   self.loss, self.corr, *self.arch, self.bgroup, self.rates)
+        self.threads.run(self.mod.train_epoch, self.bgroup.size, self.theta, self.s1, self.s2, self.X, self.y,
+                         p, self.pcg, self.mode, self.B, self.kind, self.hyper, e * -(-n // self.B),
+                         self.keep, self.loss, self.corr, *self.arch, self.bgroup, self.rates)
+
+    def _back(self) -> np.ndarray:
+        """Each member's column (the caller's order)."""
+        back = np.empty(self.real.sum(), np.int64)
+        back[self.cols[self.real]] = np.flatnonzero(self.real)
+        return back
+
+    def diverged(self) -> np.ndarray:
+        """(K,) bool in the caller's order: loss no longer finite, or parameters not all finite."""
+        finite = np.isfinite(self.theta).all(axis=0)
+        return ~(self.keep & finite)[self._back()]
 
     def results(self, evals: dict) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Each split's (loss, accuracy) and the last epoch's, per member in the caller's
@@ -222,8 +262,7 @@ class _Ensemble:
             run_blocks(self.mod.evaluate, self.bgroup.size, self.theta, np.ascontiguousarray(Xe, dtype=name),
                        np.ascontiguousarray(ye, dtype=name), le, ae, *self.arch, self.bgroup)
             out[split] = (np.where(keep, le, np.nan), np.where(keep, ae, np.nan))
-        back = np.empty(self.real.sum(), np.int64)
-        back[self.cols[self.real]] = np.flatnonzero(self.real)  # each member's column
+        back = self._back()
         return {k: (a[back].astype(name).astype(np.float64), b[back].astype(name).astype(np.float64))
                 for k, (a, b) in out.items()}
 

@@ -53,7 +53,8 @@ def epoch_loss(hist: History, epoch: int) -> float | None:
 @dataclass
 class ArmTrainer:
     """Trains the arms of one spec: ``trainer(name, send)`` trains arm ``name`` and calls
-    ``send(loss)`` after every epoch (the progress bar). Runs here or in a forked process."""
+    ``send(loss)`` after every epoch (the progress bar; None: no progress is shown, and
+    nothing is sent). Runs here or in a forked process."""
 
     spec: ExperimentSpec
     engine: Engine
@@ -62,7 +63,7 @@ class ArmTrainer:
     seeds: list[int]
     setup: probes.ProbeSetup | None
 
-    def __call__(self, name: str, send: Callable[[float | None], None]) -> ArmOutcome:
+    def __call__(self, name: str, send: Callable[[float | None], None] | None) -> ArmOutcome:
         spec, engine, setup = self.spec, self.engine, self.setup
         arm = next(a for a in spec.arms if a.name == name)
         mlp, train = self.models[name], arm_train(spec, arm)
@@ -72,7 +73,8 @@ class ArmTrainer:
         def tick(epoch: int, hist: History) -> None:
             if epoch in marks and setup is not None:  # probes during training, at the epochs [probes] names
                 probes.record_probes(engine, mlp, hist, epoch, setup)
-            send(epoch_loss(hist, epoch))
+            if send is not None:
+                send(epoch_loss(hist, epoch))
 
         tuning = None
         if train.lr == "tune":  # one ensemble per rate; validation picks (tune.py)
@@ -123,17 +125,19 @@ def train_arms(trainer: ArmTrainer, workers: int, progress=None,
             progress.start(name, train.epochs * tune.n_trials(train))
 
     advance = progress.advance if progress is not None else (lambda name, loss: None)
+    # without a progress display the arms send nothing: 800 epochs, 800 messages less each
+    job = trainer if progress is not None else (lambda name, send: trainer(name, None))
     try:
         if workers > 1:  # arms side by side in forked processes (parallel.py)
             for name in names:
                 start(name)
-            run_forked(names, trainer, workers, advance, outcomes, idle=while_training)
+            run_forked(names, job, workers, advance, outcomes, idle=while_training)
         else:
             if while_training is not None:
                 while_training()
             for name in names:
                 start(name)
-                outcomes[name] = trainer(name, partial(advance, name))
+                outcomes[name] = job(name, partial(advance, name))
     except KeyboardInterrupt:
         if not outcomes:
             raise

@@ -1,7 +1,7 @@
 """A report drawn by a process forked before the training stack loads.
 
 A run spends its first second loading its own modules and data on one core, then trains
-its arms on every core (loading scikit-learn for its probes meanwhile), measures them on
+its arms on every core (loading SciPy's optimiser for its probes meanwhile), measures them on
 one core, then draws. The report's own stack (matplotlib and the figure modules, about
 1.5 s) is needed by none of that, so a process forked at the start imports it, prepares
 what the figures need from the spec alone, starts on the figures that need only the

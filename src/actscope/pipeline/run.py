@@ -90,8 +90,8 @@ def _draw(run: Run, folder: Path, worker: ReportWorker | None) -> None:
 
 def _preload(spec: ExperimentSpec, report_here: bool) -> None:
     """Import, while the arms train, what measuring them and drawing here will load: the
-    logistic probes' scikit-learn (1-2 s) when the representation probe runs, and
-    matplotlib with the figure modules (over a second) when the report is drawn here."""
+    logistic probes' SciPy optimiser when the representation probe runs, and matplotlib
+    with the figure modules (over a second) when the report is drawn here."""
     if "representation" in spec.probes.include:
         preload_probes()
     if report_here:

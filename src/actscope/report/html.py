@@ -22,6 +22,7 @@ from actscope._util.parallel import can_fork
 from actscope.experiment.rundir import Run
 from actscope.report.early import EarlyFigures
 from actscope.report.figures import FIGURES
+from actscope.report.page_css import PAGE_CSS
 from actscope.report.style import write_figure
 
 # Extra figures: name -> (function(run) -> Figure | None, needs 2-D inputs)
@@ -72,14 +73,7 @@ TEMPLATE = jinja2.Template("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>actscope -- {{ name }}</title>
 <style>
-body { font-family: ui-monospace, Menlo, Consolas, monospace; max-width: 1200px; margin: 2em auto;
-       color: #1a1a1a; padding: 0 1em; }
-table { border-collapse: collapse; margin: 1em 0; }
-th, td { border: 1px solid #ddd; padding: 4px 10px; text-align: right; }
-th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
-.note { color: #666; } pre { background: #f7f7f7; padding: 1em; overflow-x: auto; }
-</style></head><body>
+""" + PAGE_CSS + """</style></head><body>
 <h1>{{ name }}</h1>
 {% if description %}<p>{{ description }}</p>{% endif %}
 {% if interrupted %}<p><b>This run was interrupted: only the finished arms are shown.</b></p>{% endif %}

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from actscope._util.atomic import atomic_path, atomic_write
 from actscope.analysis import cost
 from actscope.report.layout import grid_shape
+from actscope.report.page_css import PAGE_CSS
 from actscope.report.style import MUTED, RC, arm_colors, write_figure
 
 
@@ -242,15 +243,7 @@ def closing_note(analysis: dict) -> list[str]:
 _TEMPLATE = jinja2.Template("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>actscope sweep -- {{ a.name }}</title>
 <style>
-body { font-family: ui-monospace, Menlo, Consolas, monospace; max-width: 1200px; margin: 2em auto;
-       color: #1a1a1a; padding: 0 1em; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
-th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
-th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
-img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
-.note { color: #666; } pre { background: #f7f7f7; padding: 1em; overflow-x: auto; }
-.answer { background: #f4f8ff; border-left: 4px solid #3a7bd5; padding: 0.5em 1em; }
-</style></head><body>
+""" + PAGE_CSS + """</style></head><body>
 <h1>Sweep: {{ a.name }}</h1>
 {% if a.description %}<p>{{ a.description }}</p>{% endif %}
 <p class="note">{{ a.n_configs }} configurations, {{ a.seeds }} seeds each, {{ a.epochs }} epochs,

@@ -16,6 +16,7 @@ from scipy.stats import rankdata
 from actscope._util.atomic import atomic_path, atomic_write
 from actscope.analysis.decisions import TEST_NOTE
 from actscope.analysis.intervals import CI_NOTE
+from actscope.report.page_css import PAGE_CSS
 from actscope.report.style import write_figure
 from actscope.search import cost
 from actscope.search import figures as F
@@ -166,14 +167,7 @@ def _num(v) -> str:
 _TEMPLATE = jinja2.Template("""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>actscope search -- {{ spec.name }}</title>
 <style>
-body { font-family: ui-monospace, Menlo, Consolas, monospace; max-width: 1200px; margin: 2em auto;
-       color: #1a1a1a; padding: 0 1em; }
-table { border-collapse: collapse; margin: 1em 0; font-size: 0.85em; }
-th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
-th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
-td.f { text-align: left; } img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
-.note { color: #666; } pre { background: #f7f7f7; padding: 1em; overflow-x: auto; }
-</style></head><body>
+""" + PAGE_CSS + """</style></head><body>
 <h1>Search: {{ spec.name }}</h1>
 {% if spec.description %}<p>{{ spec.description }}</p>{% endif %}
 <h2>What was measured</h2>

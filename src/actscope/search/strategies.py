@@ -15,7 +15,7 @@ candidate) sequence asks the same next candidates.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -61,6 +61,19 @@ class _Tally:
         cand = from_term(term, self.origin, key)
         assert isinstance(cand, Candidate)
         return cand
+
+    def collect(self, n: int, propose: Callable[[], g.Term]) -> list[Candidate]:
+        """Up to ``n`` new distinct candidates from terms ``propose()`` draws, giving up
+        after ``n * MAX_TRIES`` draws (the space then seems exhausted): every strategy's
+        ``ask``."""
+        out: list[Candidate] = []
+        for _ in range(n * MAX_TRIES):
+            if len(out) >= n:
+                break
+            cand = self.take(propose())
+            if cand is not None:
+                out.append(cand)
+        return out
 
     def summary(self) -> dict:
         """Raw terms drawn, duplicates, rejections per reason with a few examples."""
@@ -141,14 +154,7 @@ class RandomSearch:
         -------
         list of Candidate
         """
-        out: list[Candidate] = []
-        for _ in range(n * MAX_TRIES):
-            if len(out) >= n:
-                break
-            cand = self._tally.take(g.random_term(self._rng, self.max_size))
-            if cand is not None:
-                out.append(cand)
-        return out
+        return self._tally.collect(n, lambda: g.random_term(self._rng, self.max_size))
 
     def tell(self, key: str, score: float, candidate: Candidate | None = None) -> None:
         """Ignored: random search does not learn from scores."""
@@ -220,18 +226,14 @@ class Evolution:
         """
         rng = np.random.default_rng([self.seed, len(self.told), self._asks])
         self._asks += 1
-        out: list[Candidate] = []
-        for _ in range(n * MAX_TRIES):
-            if len(out) >= n:
-                break
+        def propose() -> g.Term:
             if len(self.told) < self.population:
-                term = g.random_term(rng, self.max_size)
-            else:
-                term = mutate(self._parent(rng), rng, self.max_size)
-            cand = self._tally.take(term)
-            if cand is not None:
-                self._terms[cand.key] = g.parse_term(cand.term)
-                out.append(cand)
+                return g.random_term(rng, self.max_size)
+            return mutate(self._parent(rng), rng, self.max_size)
+
+        out = self._tally.collect(n, propose)
+        for cand in out:
+            self._terms[cand.key] = g.parse_term(cand.term)
         return out
 
     def tell(self, key: str, score: float, candidate: Candidate | None = None) -> None:

@@ -30,8 +30,8 @@ from actscope.errors import InputError
 from actscope.experiment.rundir import to_json
 from actscope.sweep import display
 from actscope.sweep.analysis import analyse, configs_csv_rows
-from actscope.sweep.cells import run_cell
 from actscope.sweep.executors import check_executor, open_executor
+from actscope.sweep.groups import expand, plan_units, run_unit
 from actscope.sweep.plan import plan_cells
 from actscope.sweep.progress import SweepProgress
 from actscope.sweep.spec import Sweep, load_sweep
@@ -137,9 +137,12 @@ def run_sweep(
             register_custom_activations(sweep.base.activations)  # the sweep starts: its formulas
             atomic_write(out / "sweep.toml", sweep.to_toml())
             _say_skipped(out, len(cells), n_done, len(failed), echo)
+            units = plan_units(todo)  # cells alone, or groups trained as one ensemble (groups.py)
             with SweepProgress(len(todo), enabled=progress) as bar:
                 kwargs = {"progress": bar} if executor == "inprocess" else {}
-                n_failed, n_lost = _record_cells(run(run_cell, todo, **kwargs), out, results, bar, echo)
+                by_id = {u["id"]: u for u in units}
+                finished = (r for res in run(run_unit, units, **kwargs) for r in expand(res, by_id))
+                n_failed, n_lost = _record_cells(finished, out, results, bar, echo)
         finally:
             lock.release()
     elapsed = time.perf_counter() - started

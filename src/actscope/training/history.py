@@ -103,11 +103,12 @@ class History:
         if row.ndim == 0:
             row = np.broadcast_to(row, (len(self.seeds),))
         if self._newer(key, epoch, row):
-            self.latest[key] = (epoch, np.array(row, dtype=self.dtype))
+            self.latest[key] = (epoch, row.astype(self.dtype))  # a copy
         if self.per_member:
-            if key not in self.values:
-                self.values[key] = np.full((self.epochs, len(self.seeds)), np.nan, dtype=self.dtype)
-            self.values[key][epoch] = row
+            rows = self.values.get(key)
+            if rows is None:
+                rows = self.values[key] = np.full((self.epochs, len(self.seeds)), np.nan, dtype=self.dtype)
+            rows[epoch] = row
             return
         if key not in self.summaries:
             self.summaries[key] = summarize_rows(np.full((self.epochs, 1), np.nan))
@@ -116,12 +117,15 @@ class History:
     def _newer(self, key: str, epoch: int, row: np.ndarray) -> bool:
         """Whether ``row`` replaces the latest row of ``key``: the last row with a finite
         member wins (what ``last`` returns), a row of NaN only when there is none."""
-        if key not in self.latest:
+        last = self.latest.get(key)
+        if last is None:
             return True
-        at, kept = self.latest[key]
+        at, kept = last
+        if epoch >= at and (epoch == at or np.isfinite(row).any()):
+            return True  # a later row with a finite member (the usual epoch), or the same epoch again
         if not np.isfinite(row).any():
-            return epoch == at
-        return epoch >= at or not np.isfinite(kept).any()
+            return False
+        return not np.isfinite(kept).any()
 
     def _grow(self, rows: int) -> None:
         pad = rows - self.epochs

@@ -127,6 +127,7 @@ class Stepper:
         self.history = History(epochs=train.epochs, seeds=list(seeds), dtype=train.dtype)
         self.diverged_epoch = np.full(self.K, -1)
         self.kept = np.ones(self.K, dtype=bool)  # the members kept when the last epoch ended
+        self._all_kept = True  # every member of ``kept``
         self.epoch, self.pos, self.params = 0, 0, params
         self.sync_free = engine.device != "cpu" if sync_free is None else sync_free
         self.mask_rngs = dropout_rngs(engine, train, seeds)
@@ -237,17 +238,27 @@ class Stepper:
     def _close(self, loss: np.ndarray, correct: np.ndarray, kept: np.ndarray, norms: list | None) -> None:
         """Mark the members that diverged this epoch, record its history, call back."""
         e, h = self.epoch, self.history
-        self.diverged_epoch[self.kept & ~kept] = e
-        keep = self.kept = self.kept & kept
-        h.record("train/running_loss", e, np.where(keep, loss, np.nan))
+        if self._all_kept and kept.all():  # the usual epoch: nothing diverged, nothing to mask
+            keep = self.kept
+
+            def masked(x):
+                return x
+        else:
+            self.diverged_epoch[self.kept & ~kept] = e
+            keep = self.kept = self.kept & kept
+            self._all_kept = bool(keep.all())
+
+            def masked(x):
+                return np.where(keep, x, np.nan)
+        h.record("train/running_loss", e, masked(loss))
         for i, g in enumerate(norms or []):
-            h.record(f"train/batch_grad_norm.L{i + 1}", e, np.where(keep, g, np.nan))
-        h.record("train/running_accuracy", e, np.where(keep, correct / self.n, np.nan))
+            h.record(f"train/batch_grad_norm.L{i + 1}", e, masked(g))
+        h.record("train/running_accuracy", e, masked(correct / self.n))
         if evaluates(e, self.train.epochs, self.train.eval_every):
             for split, X, y in self.eval_sets:
                 loss_s, acc_s = self.engine.loss_and_accuracy(self.spec, self.params, X, y)
-                h.record(f"{split}/loss", e, np.where(keep, loss_s, np.nan))
-                h.record(f"{split}/accuracy", e, np.where(keep, acc_s, np.nan))
+                h.record(f"{split}/loss", e, masked(loss_s))
+                h.record(f"{split}/accuracy", e, masked(acc_s))
         self.epoch += 1
         self._publish()
         if self.on_epoch is not None:

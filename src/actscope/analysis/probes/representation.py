@@ -3,9 +3,11 @@ classifier reads the classes off them."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
+
+from actscope.analysis.probes.logistic import fit_logistic
+from actscope.analysis.probes.logistic import preload as preload_logistic
+from actscope.data.sklearn_exact import standard_scaler
 
 PROBE_C = 10.0  # inverse L2 strength of the logistic probes (on standardised features)
 
@@ -24,21 +26,16 @@ def participation_ratio(H) -> np.ndarray | float:
 
 
 def preload() -> None:
-    """Import what `probe_accuracy` uses (scikit-learn, 1-2 s) now: a run does it while its
+    """Import what `probe_accuracy` uses (SciPy's optimiser) now: a run does it while its
     arms train, so that measuring them after does not wait for it."""
-    import sklearn.exceptions  # noqa: F401
-    import sklearn.linear_model  # noqa: F401
-    import sklearn.preprocessing  # noqa: F401
+    preload_logistic()
 
 
 def probe_accuracy(H_fit, y_fit, H_eval, y_eval, C: float = PROBE_C) -> np.ndarray | float:
     """Accuracy on (H_eval, y_eval) of a logistic regression fitted on (H_fit, y_fit)
-    after standardising the features (scikit-learn, lbfgs). H may be (N, d) or (K, N, d)."""
-    # deferred: scikit-learn takes over a second to load (the report stack never needs it)
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
+    after standardising the features: scikit-learn's StandardScaler and LogisticRegression
+    (lbfgs), repeated without loading scikit-learn (`logistic`, `data.sklearn_exact`).
+    H may be (N, d) or (K, N, d)."""
     H_fit, H_eval = np.asarray(H_fit, dtype=np.float64), np.asarray(H_eval, dtype=np.float64)
     single = H_fit.ndim == 2
     if single:
@@ -50,12 +47,9 @@ def probe_accuracy(H_fit, y_fit, H_eval, y_eval, C: float = PROBE_C) -> np.ndarr
         if not (np.isfinite(H_fit[k]).all() and np.isfinite(H_eval[k]).all()):
             continue
         with np.errstate(over="ignore", invalid="ignore"):
-            sc = StandardScaler().fit(H_fit[k])
-            Z_fit, Z_eval = sc.transform(H_fit[k]), sc.transform(H_eval[k])
+            mean, scale = standard_scaler(H_fit[k])
+            Z_fit, Z_eval = (H_fit[k] - mean) / scale, (H_eval[k] - mean) / scale
         if not (np.isfinite(Z_fit).all() and np.isfinite(Z_eval).all()):
             continue  # finite but astronomically large (a diverging member): no probe
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            clf = LogisticRegression(C=C, max_iter=1000).fit(Z_fit, y_fit)
-        acc[k] = clf.score(Z_eval, y_eval)
+        acc[k] = fit_logistic(Z_fit, y_fit, C=C, max_iter=1000).score(Z_eval, y_eval)
     return float(acc[0]) if single else acc

@@ -69,7 +69,7 @@ class ProbeSetup:
     @property
     def baseline(self) -> dict[str, np.ndarray | float]:
         """The representation probes of the raw inputs (layer 0), computed on first use (after
-        training): their logistic probe loads scikit-learn (1-2 s), which training does not need."""
+        training): their logistic probe loads SciPy's optimiser, which training does not need."""
         if self._baseline is None:
             t0 = time.perf_counter()
             with threadpool_limits(1):
@@ -119,7 +119,7 @@ def _setup(data: Dataset, spec: ProbesSpec | None, data_spec) -> ProbeSetup:
             S = score(np.c_[xx.ravel(), yy.ravel()]).reshape(xx.shape)
             setup.true_dist = grid_distance(xx, yy, S, X)
     if "representation" in spec.include and (spec.epochs or spec.every):
-        _ = setup.baseline  # probes while training: scikit-learn loads once, before the arms fork
+        _ = setup.baseline  # probes while training: the optimiser loads once, before the arms fork
     return setup
 
 

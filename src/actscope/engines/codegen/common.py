@@ -49,9 +49,20 @@ class Dialect:
     expr: Callable[..., str]
 
 
+def sum_expr(terms: list[str], chains: int = 1) -> str:
+    """``terms`` added up: one chain left to right, or ``chains`` chains side by side, each
+    in parentheses (a long chain of multiply-adds waits on each step's latency; two halves
+    run at once). One chain is the plain ``a + b + c``."""
+    if chains <= 1 or len(terms) < 2 * chains:
+        return " + ".join(terms)
+    edges = [round(i * len(terms) / chains) for i in range(chains + 1)]
+    return " + ".join(f"({' + '.join(terms[a:b])})" for a, b in zip(edges[:-1], edges[1:]))
+
+
 def forward_lines(nm: ParamLayout, acts: Acts, inputs: list[str], indent: str,
-                  dialect: Dialect) -> list[str]:
-    """Straight-line forward pass; leaves the output logit in ``v_s``."""
+                  dialect: Dialect, chains: int = 1) -> list[str]:
+    """Straight-line forward pass; leaves the output logit in ``v_s`` (sums in ``chains``
+    chains: ``sum_expr``)."""
     w, assign = dialect.weight, dialect.assign
     lines = []
     prev = inputs
@@ -60,9 +71,9 @@ def forward_lines(nm: ParamLayout, acts: Acts, inputs: list[str], indent: str,
         fo = nm.sizes[layer + 1]
         outs = []
         for o in range(fo):
-            terms = " + ".join(f"{x} * {w(nm.w(layer, i, o))}" for i, x in enumerate(prev))
+            terms = [w(nm.b(layer, o))] + [f"{x} * {w(nm.w(layer, i, o))}" for i, x in enumerate(prev)]
             zname = f"z{layer}_{o}" if layer < L - 1 else "v_s"
-            lines.append(f"{indent}{assign(zname, f'{w(nm.b(layer, o))} + {terms}')}")
+            lines.append(f"{indent}{assign(zname, sum_expr(terms, chains))}")
             outs.append(zname)
         if layer < L - 1:
             fn = acts[layer][0]
@@ -76,8 +87,9 @@ def forward_lines(nm: ParamLayout, acts: Acts, inputs: list[str], indent: str,
 
 
 def backward_lines(nm: ParamLayout, acts: Acts, inputs: list[str], indent: str,
-                   dialect: Dialect) -> list[str]:
-    """Gradient of the mean loss (delta already divided by the batch size), added into g."""
+                   dialect: Dialect, chains: int = 1) -> list[str]:
+    """Gradient of the mean loss (delta already divided by the batch size), added into g
+    (sums in ``chains`` chains: ``sum_expr``)."""
     w, assign, add = dialect.weight, dialect.assign, dialect.grad_add
     lines = [f"{indent}{assign('d0_0', '(v_p - yv) * inv')}"]
     L = len(nm.sizes) - 1
@@ -93,7 +105,7 @@ def backward_lines(nm: ParamLayout, acts: Acts, inputs: list[str], indent: str,
             grad = acts[layer - 1][1]
             new = []
             for i in range(fi):
-                terms = " + ".join(f"{d} * {w(nm.w(layer, i, o))}" for o, d in enumerate(delta))
+                terms = sum_expr([f"{d} * {w(nm.w(layer, i, o))}" for o, d in enumerate(delta)], chains)
                 zi, ai = f"z{layer - 1}_{i}", f"a{layer - 1}_{i}"
                 gexpr = dialect.expr(grad[0], grad[1], zi, ai)
                 lines.append(f"{indent}{assign(f'dd{layer - 1}_{i}', f'({terms}) * ({gexpr})')}")
@@ -103,4 +115,4 @@ def backward_lines(nm: ParamLayout, acts: Acts, inputs: list[str], indent: str,
 
 
 __all__ = ["OPT_KINDS", "Acts", "Dialect", "ParamLayout", "UnsupportedActivation", "backward_lines",
-           "forward_lines"]
+           "forward_lines", "sum_expr"]

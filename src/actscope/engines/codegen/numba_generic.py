@@ -7,10 +7,12 @@ slope, beta) as run-time values; from ``len(TABLE)`` on, a register program
 (``numba_program``: any scalar expression, formulas included) run by the module's
 interpreter. Codes and parameters come per *group* and each block of LANES members names
 its group, and the learning rate comes per member, so that one call trains many
-activations and rates (``engines.mixed``). The members are still laid out member-last and a block of
-``LANES`` members runs in the innermost loop of every layer loop (one SIMD register holds
-one unit of LANES members); only the unrolling of the specialised kernels
-(``numba_source``) is given up. The module is written once, cached on disk by numba and
+activations and rates (``engines.mixed``). Members are laid out last (a block of ``LANES``
+members runs in the innermost loop: one SIMD register holds one unit of LANES members), and
+a minibatch's values are unit-major, ``(units, points, LANES)``: each layer is one call
+over all the minibatch's points, register-blocked (``numba_layers``), and each activation
+one loop over the layer's contiguous block (erf, erfc, sin and cos in the prelude's
+vectorisable forms, in the table and in programs). The module is written once, cached on disk by numba and
 loaded in well under a second afterwards (``fast_engine``).
 """
 
@@ -19,11 +21,11 @@ from __future__ import annotations
 from actscope.engines.codegen.common import UnsupportedActivation
 from actscope.engines.codegen.numba_layers import layer_source
 from actscope.engines.codegen.numba_pcg import PCG_SOURCE
-from actscope.engines.codegen.numba_prelude import prelude
+from actscope.engines.codegen.numba_prelude import prelude, special_source
 from actscope.engines.codegen.numba_program import interpreter_source
 from actscope.engines.codegen.numba_source import scalar_expr
 
-GENERIC_VERSION = 3
+GENERIC_VERSION = 4
 # the built-ins the generic kernels carry compiled (registry names); others run as programs
 TABLE = ("identity", "relu", "leaky_relu", "elu", "selu", "sigmoid", "tanh", "softplus", "softsign",
          "silu", "gelu", "gelu_tanh", "mish", "gaussian", "hard_sigmoid", "hard_tanh", "sine")
@@ -44,8 +46,8 @@ def table_entry(scalar, params: dict, builtins: dict[str, tuple[tuple[str, str],
 
 
 def _branches(exprs: dict[str, tuple[tuple[str, str], dict]], which: int) -> str:
-    """The if-chain over activation codes; each branch a loop over units and lanes (a
-    run-time lane count, so that LLVM's loop vectoriser takes it)."""
+    """The if-chain over activation codes; each branch a loop over units and a row's
+    points x lanes (a run-time count, so that LLVM's loop vectoriser takes it)."""
     out = []
     for code, name in enumerate(TABLE):
         (f, df), params = exprs[name]
@@ -60,7 +62,10 @@ def _branches(exprs: dict[str, tuple[tuple[str, str], dict]], which: int) -> str
             for m in range(lanes):
                 {loads}
                 {body}""")
-    return "\n".join(out) + "\n"
+    src = "\n".join(out) + "\n"
+    for f in ("erfc", "erf", "sin", "cos"):  # the prelude's vectorisable forms
+        src = src.replace(f"math.{f}(", f"v{f}(")
+    return src
 
 
 def generic_source(exprs: dict[str, tuple[tuple[str, str], dict]], dtype: str, lanes: int) -> str:
@@ -69,8 +74,9 @@ def generic_source(exprs: dict[str, tuple[tuple[str, str], dict]], dtype: str, l
     missing = [n for n in TABLE if n not in exprs]
     if missing:
         raise UnsupportedActivation(f"no scalar expressions for {missing}")
-    sizes = f"NT = {len(TABLE)}\nPCHUNK = 8\nEVAL_POINTS = 64\n"  # table size, points a run
-    src = prelude(dtype, lanes, 0, 0) + PCG_SOURCE + sizes + interpreter_source()
+    # table size, register elements a program run, points a run of evaluate
+    sizes = f"NT = {len(TABLE)}\nRCHUNK = 512\nEVAL_POINTS = 64\n"
+    src = prelude(dtype, lanes, 0, 0) + special_source(dtype) + PCG_SOURCE + sizes + interpreter_source()
     act = _ACT_HEAD + _branches(exprs, 0)
     dact = _DACT_HEAD + _branches(exprs, 1)
     return src + act + dact + layer_source(lanes) + _GENERIC
@@ -124,50 +130,56 @@ def _registers(progs):
 
 @njit(inline="always", fastmath=FM, error_model="numpy")
 def _forward(w, Hs, Zs, nj, sizes, codes, qs, woffs, hoffs, zoffs, progs, consts, R):
-    \"\"\"Forward pass of points 0..nj (inputs in Hs[j, :D]) layer by layer; each logit
-    ends in its z's last row. A table activation runs point by point, a program over all.\"\"\"
+    \"\"\"Forward pass of points 0..nj (inputs in Hs[:D, :nj]), one call per layer over the
+    minibatch, then its activation over the layer's block; the logits end in Zs[Z - 1].\"\"\"
     L = sizes.shape[0] - 1
+    N = nj * LANES
+    H2 = Hs.reshape((Hs.shape[0], Hs.shape[1] * LANES))
+    Z2 = Zs.reshape((Zs.shape[0], Zs.shape[1] * LANES))
     for l in range(L):
-        fi = sizes[l]
         fo = sizes[l + 1]
-        for j in range(nj):
-            _fwd_layer(Hs[j], hoffs[l], w, woffs[l], fi, fo, Zs[j], zoffs[l])
+        _fwd_layer(Hs, hoffs[l], w, woffs[l], sizes[l], fo, Zs, zoffs[l], nj)
         if l < L - 1:
             c = codes[l]
             if c < NT:
-                for j in range(nj):
-                    _act(c, qs[l, 0], qs[l, 1], Zs[j], zoffs[l], Hs[j], hoffs[l + 1], fo, LANES)
+                _act(c, qs[l, 0], qs[l, 1], Z2, zoffs[l], H2, hoffs[l + 1], fo, N)
             else:
-                _prog_points(2 * (c - NT), progs, consts, Zs, zoffs[l], Hs, hoffs[l + 1], Hs, 0, fo, nj, 0, R)
+                _prog_block(2 * (c - NT), progs, consts, Z2, zoffs[l], H2, hoffs[l + 1], H2, 0, fo, N, 0, R)
 
 
 @njit(inline="always", fastmath=FM, error_model="numpy")
 def _deltas(w, Hs, Zs, Ds, nj, sizes, codes, qs, woffs, hoffs, zoffs, progs, consts, R):
-    \"\"\"Each hidden unit's delta from the output's (in Ds[j]'s last row), layer by layer
-    down, for points 0..nj.\"\"\"
+    \"\"\"Each hidden unit's delta from the output's (in Ds[Z - 1]), layer by layer down, for
+    points 0..nj, one call per layer over the minibatch.\"\"\"
     L = sizes.shape[0] - 1
+    N = nj * LANES
+    H2 = Hs.reshape((Hs.shape[0], Hs.shape[1] * LANES))
+    Z2 = Zs.reshape((Zs.shape[0], Zs.shape[1] * LANES))
+    D2 = Ds.reshape((Ds.shape[0], Ds.shape[1] * LANES))
     for l in range(L - 1, 0, -1):
-        for j in range(nj):
-            _bwd_layer(Ds[j], zoffs[l], w, woffs[l], sizes[l], sizes[l + 1], zoffs[l - 1])
+        zo = zoffs[l - 1]
+        _bwd_layer(Ds, zoffs[l], w, woffs[l], sizes[l], sizes[l + 1], zo, nj)
         c = codes[l - 1]
         if c < NT:
-            for j in range(nj):
-                _dact(c, qs[l - 1, 0], qs[l - 1, 1], Zs[j], zoffs[l - 1], Hs[j], hoffs[l], Ds[j],
-                      zoffs[l - 1], sizes[l], LANES)
+            _dact(c, qs[l - 1, 0], qs[l - 1, 1], Z2, zo, H2, hoffs[l], D2, zo, sizes[l], N)
         else:
-            _prog_points(2 * (c - NT) + 1, progs, consts, Zs, zoffs[l - 1], Hs, hoffs[l], Ds, zoffs[l - 1],
-                         sizes[l], nj, 1, R)
+            _prog_block(2 * (c - NT) + 1, progs, consts, Z2, zo, H2, hoffs[l], D2, zo, sizes[l], N, 1, R)
 
 
-@njit(inline="always", fastmath=FM, error_model="numpy")
-def _loss(s, yv):
-    \"\"\"(sigmoid, loss, correct) of the logit s against the label yv, stable.\"\"\"
-    e = vexp(-abs(s))
-    r = DT(1.0) / (DT(1.0) + e)
-    p = r if s >= DT(0.0) else e * r
-    lp = max(s, DT(0.0)) - s * yv + vlog1p(e)
-    cp = DT(1.0) if (s >= DT(0.0)) == (yv > DT(0.5)) else DT(0.0)
-    return p, lp, cp
+@njit(fastmath=FM, error_model="numpy", nogil=True)
+def _loss_rows(z, y, yo, inv, d, tl, tc, N):
+    \"\"\"For the first N logits z against labels y[yo:] (points x lanes, flat): the output's
+    delta d = (sigmoid(z) - y) * inv, the loss tl and correct (1/0) tc, stable; one loop
+    over contiguous elements, vectorised.\"\"\"
+    for e in range(N):
+        s = z[e]
+        yv = y[yo + e]
+        x = vexp(-abs(s))
+        r = DT(1.0) / (DT(1.0) + x)
+        p = r if s >= DT(0.0) else x * r
+        d[e] = (p - yv) * inv
+        tl[e] = max(s, DT(0.0)) - s * yv + vlog1p(x)
+        tc[e] = DT(1.0) if (s >= DT(0.0)) == (yv > DT(0.5)) else DT(0.0)
 
 
 @njit(inline="always", fastmath=FM, error_model="numpy")
@@ -228,8 +240,8 @@ def _load_block(theta, s1, s2, X, Y, perms, pcg, mode, kind, keep, k0, w, m1, m2
         for j in range(n):
             r = order[j]
             for d in range(D):
-                xy[j, d, m] = X[r, d]
-            xy[j, D, m] = Y[r]
+                xy[d, j, m] = X[r, d]
+            xy[D, j, m] = Y[r]
 
 
 @njit(cache=True, nogil=True, fastmath=FM, error_model="numpy")
@@ -241,7 +253,7 @@ def train_epoch(theta, s1, s2, X, Y, perms, pcg, mode, B, kind, hyper, t0, keep,
     L - 1) and parameters ``qs`` (G, L - 1, 2), the programs (``progs``, ``consts``), each
     block's group ``bgroup`` (empty: all group 0) and each member's rate ``lrs`` (K,)
     (hyper[0] is not read). Each minibatch runs forward and deltas point by point, then
-    the gradient row by row as sums over the minibatch.\"\"\"
+    the gradient, each a call per layer over the minibatch's points.\"\"\"
     K = theta.shape[1]
     n = X.shape[0]
     D = sizes[0]
@@ -254,16 +266,18 @@ def train_epoch(theta, s1, s2, X, Y, perms, pcg, mode, B, kind, hyper, t0, keep,
         grp = bgroup[blk] if bgroup.shape[0] > 0 else 0
         cg = codes[grp]
         qg = qs[grp]
-        R = np.zeros((nr, PCHUNK * Z * LANES), DT)
+        R = np.zeros((nr, max(RCHUNK, B * LANES)), DT)
         lr = np.zeros(LANES, DT)
         w = np.zeros((P, LANES), DT)
         g = np.zeros((P, LANES), DT)
         m1 = np.zeros((P, LANES), DT)
         m2 = np.zeros((P, LANES), DT)
-        Hs = np.zeros((B, H, LANES), DT)
-        Zs = np.zeros((B, Z, LANES), DT)
-        Ds = np.zeros((B, Z, LANES), DT)
-        xy = np.empty((n, D + 1, LANES), DT)
+        Hs = np.zeros((H, B, LANES), DT)
+        Zs = np.zeros((Z, B, LANES), DT)
+        Ds = np.zeros((Z, B, LANES), DT)
+        xy = np.empty((D + 1, n, LANES), DT)
+        tl = np.empty(B * LANES, DT)
+        tc = np.empty(B * LANES, DT)
         kp = np.zeros(LANES, np.bool_)
         lsum = np.zeros(LANES)
         csum = np.zeros(LANES)
@@ -278,18 +292,16 @@ def train_epoch(theta, s1, s2, X, Y, perms, pcg, mode, B, kind, hyper, t0, keep,
             inv = DT(1.0 / nj)
             bl[:] = 0
             bc[:] = 0
-            for j in range(nj):
-                for c in range(D):
-                    for m in range(LANES):
-                        Hs[j, c, m] = xy[start + j, c, m]
+            for c in range(D):
+                Hs[c, :nj] = xy[c, start:stop]
             _forward(w, Hs, Zs, nj, sizes, cg, qg, woffs, hoffs, zoffs, progs, consts, R)
+            N = nj * LANES
+            _loss_rows(Zs[Z - 1].reshape(B * LANES), xy[D].reshape(n * LANES), start * LANES, inv,
+                       Ds[Z - 1].reshape(B * LANES), tl, tc, N)
             for j in range(nj):
                 for m in range(LANES):
-                    yv = xy[start + j, D, m]
-                    p, lp, cp = _loss(Zs[j, Z - 1, m], yv)
-                    bl[m] += lp
-                    bc[m] += cp
-                    Ds[j, Z - 1, m] = (p - yv) * inv
+                    bl[m] += tl[j * LANES + m]
+                    bc[m] += tc[j * LANES + m]
             _deltas(w, Hs, Zs, Ds, nj, sizes, cg, qg, woffs, hoffs, zoffs, progs, consts, R)
             _gradient(Hs, Ds, nj, g, sizes, woffs, hoffs, zoffs)
             t = t0 + bi + 1
@@ -330,27 +342,34 @@ def evaluate(theta, X, Y, loss_out, acc_out, sizes, codes, qs, progs, consts, bg
         grp = bgroup[blk] if bgroup.shape[0] > 0 else 0
         cg = codes[grp]
         qg = qs[grp]
-        R = np.zeros((nr, PCHUNK * Z * LANES), DT)
+        R = np.zeros((nr, max(RCHUNK, EVAL_POINTS * LANES)), DT)
         w = np.zeros((P, LANES), DT)
-        Hs = np.zeros((EVAL_POINTS, H, LANES), DT)
-        Zs = np.zeros((EVAL_POINTS, Z, LANES), DT)
+        Hs = np.zeros((H, EVAL_POINTS, LANES), DT)
+        Zs = np.zeros((Z, EVAL_POINTS, LANES), DT)
         acc = np.zeros((2, LANES), DT)
+        yb = np.empty(EVAL_POINTS * LANES, DT)
+        tl = np.empty(EVAL_POINTS * LANES, DT)
+        tc = np.empty(EVAL_POINTS * LANES, DT)
+        dd = np.empty(EVAL_POINTS * LANES, DT)
         for m in range(LANES):
             k = min(k0 + m, K - 1)
             for p in range(P):
                 w[p, m] = theta[p, k]
         for j0 in range(0, n, EVAL_POINTS):
             nj = min(EVAL_POINTS, n - j0)
-            for j in range(nj):
-                for c in range(D):
+            for c in range(D):
+                for j in range(nj):
                     for m in range(LANES):
-                        Hs[j, c, m] = DT(X[j0 + j, c])
-            _forward(w, Hs, Zs, nj, sizes, cg, qg, woffs, hoffs, zoffs, progs, consts, R)
+                        Hs[c, j, m] = DT(X[j0 + j, c])
             for j in range(nj):
                 for m in range(LANES):
-                    p, lp, cp = _loss(Zs[j, Z - 1, m], DT(Y[j0 + j]))
-                    acc[0, m] += lp
-                    acc[1, m] += cp
+                    yb[j * LANES + m] = DT(Y[j0 + j])
+            _forward(w, Hs, Zs, nj, sizes, cg, qg, woffs, hoffs, zoffs, progs, consts, R)
+            _loss_rows(Zs[Z - 1].reshape(EVAL_POINTS * LANES), yb, 0, DT(1.0), dd, tl, tc, nj * LANES)
+            for j in range(nj):
+                for m in range(LANES):
+                    acc[0, m] += tl[j * LANES + m]
+                    acc[1, m] += tc[j * LANES + m]
         for m in range(LANES):
             if k0 + m < K:
                 loss_out[k0 + m] = np.float64(acc[0, m]) / n
@@ -368,11 +387,10 @@ def values(code, q, progs, consts, z, h, d, grad):
         if grad:
             _dact(code, q[0], q[1], z, 0, h, 0, d, 0, n, LANES)
         return
-    Zs, Hs, Ds = z.reshape((1, n, LANES)), h.reshape((1, n, LANES)), d.reshape((1, n, LANES))
-    R = np.zeros((_registers(progs), n * LANES), DT)
-    _prog_points(2 * (code - NT), progs, consts, Zs, 0, Hs, 0, Hs, 0, n, 1, 0, R)
+    R = np.zeros((_registers(progs), RCHUNK), DT)
+    _prog_block(2 * (code - NT), progs, consts, z, 0, h, 0, h, 0, n, LANES, 0, R)
     if grad:
-        _prog_points(2 * (code - NT) + 1, progs, consts, Zs, 0, Hs, 0, Ds, 0, n, 1, 1, R)
+        _prog_block(2 * (code - NT) + 1, progs, consts, z, 0, h, 0, d, 0, n, LANES, 1, R)
 """
 
 

@@ -3,6 +3,7 @@ engine draws each member's batch order in its kernel, identical to the NumPy eng
 
 from __future__ import annotations
 
+# appended to a prelude (numba_prelude), which imports njit, intrinsic, types and llvmlite's ir
 PCG_SOURCE = '''
 
 MULT_HI = np.uint64(2549297995355413924)
@@ -16,73 +17,58 @@ U1 = np.uint64(1)
 U0 = np.uint64(0)
 
 
-@njit
-def _mulhi(a, b):
-    a0 = a & M32
-    a1 = a >> U32
-    b0 = b & M32
-    b1 = b >> U32
-    p00 = a0 * b0
-    p01 = a0 * b1
-    p10 = a1 * b0
-    mid = (p00 >> U32) + (p01 & M32) + (p10 & M32)
-    return a1 * b1 + (p01 >> U32) + (p10 >> U32) + (mid >> U32)
-
-
-@njit
-def _next64(st):
-    """PCG64 (XSL-RR 128/64) step then output, as numpy's PCG64; st = [hi, lo, inc_hi, inc_lo]."""
-    hi, lo = st[0], st[1]
-    nlo = lo * MULT_LO
-    nhi = _mulhi(lo, MULT_LO) + lo * MULT_HI + hi * MULT_LO
-    lo2 = nlo + st[3]
-    carry = U1 if lo2 < nlo else U0
-    hi2 = nhi + st[2] + carry
-    st[0] = hi2
-    st[1] = lo2
-    x = hi2 ^ lo2
-    rot = hi2 >> U58
-    return (x >> rot) | (x << ((U64 - rot) & U63))
-
-
-@njit
-def _next32(st, buf):
-    """numpy's next_uint32 for PCG64; buf = [has_uint32, uinteger]."""
-    if buf[0] != U0:
-        buf[0] = U0
-        return buf[1]
-    v = _next64(st)
-    buf[0] = U1
-    buf[1] = v >> U32
-    return v & M32
-
-
-@njit
-def _interval(st, buf, mx):
-    """numpy's random_interval(max) for max < 2**32."""
-    mask = np.uint64(mx)
-    mask |= mask >> np.uint64(1)
-    mask |= mask >> np.uint64(2)
-    mask |= mask >> np.uint64(4)
-    mask |= mask >> np.uint64(8)
-    mask |= mask >> np.uint64(16)
-    v = _next32(st, buf) & mask
-    while v > np.uint64(mx):
-        v = _next32(st, buf) & mask
-    return np.int64(v)
+@intrinsic
+def _mulhi(typingctx, a, b):
+    """The high 64 bits of the 128-bit product a * b (one widening multiply)."""
+    def codegen(context, builder, sig, args):
+        wide = ir.IntType(128)
+        prod = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
+        return builder.trunc(builder.lshr(prod, ir.Constant(wide, 64)), ir.IntType(64))
+    return types.uint64(types.uint64, types.uint64), codegen
 
 
 @njit
 def _permute(st, buf, out):
-    """out = Generator.permutation(n) for the PCG64 state st (advanced in place)."""
+    """out = Generator.permutation(n) for the PCG64 state st = [hi, lo, inc_hi, inc_lo] and
+    buf = [has_uint32, uinteger] (both advanced in place).
+
+    numpy's steps written out: a Fisher-Yates shuffle whose draws are random_interval(i)
+    (masked rejection) over next_uint32 (each 64-bit PCG64 XSL-RR output used low half
+    first, the high half kept in buf). The state stays in local variables while it draws:
+    kept in the arrays, every draw waited on a store and a load of it."""
     n = out.shape[0]
     for i in range(n):
         out[i] = i
+    hi, lo, inc_hi, inc_lo, has, half = st[0], st[1], st[2], st[3], buf[0], buf[1]
     for i in range(n - 1, 0, -1):
-        j = _interval(st, buf, i)
+        mx = np.uint64(i)
+        mask = mx | (mx >> np.uint64(1))
+        mask |= mask >> np.uint64(2)
+        mask |= mask >> np.uint64(4)
+        mask |= mask >> np.uint64(8)
+        mask |= mask >> np.uint64(16)
+        while True:
+            if has != U0:
+                has = U0
+                v = half & mask
+            else:
+                nlo = lo * MULT_LO
+                nhi = _mulhi(lo, MULT_LO) + lo * MULT_HI + hi * MULT_LO
+                lo = nlo + inc_lo
+                hi = nhi + inc_hi + (U1 if lo < nlo else U0)
+                x = hi ^ lo
+                rot = hi >> U58
+                r = (x >> rot) | (x << ((U64 - rot) & U63))
+                has = U1
+                half = r >> U32
+                v = r & M32 & mask
+            if v <= mx:
+                break
+        j = np.int64(v)
         t = out[i]
         out[i] = out[j]
         out[j] = t
+    st[0], st[1], buf[0], buf[1] = hi, lo, has, half
 
 
 @njit(cache=True, nogil=True)

@@ -42,8 +42,9 @@ OPS: dict[str, str] = {
     "max": "max(A, B)", "min": "min(A, B)",
     "exp": "vexp(A)", "log": "vlog(A)", "log1p": "vlog1p(A)", "tanh": "vtanh(A)",
     "sigmoid": "vsigmoid(A)", "sqrt": "math.sqrt(A)", "abs": "abs(A)",
-    **{f: f"math.{f}(A)" for f in ("erf", "erfc", "sin", "cos", "tan", "asin", "acos", "atan",
-                                   "sinh", "cosh", "asinh")},
+    # erf, erfc, sin and cos in the prelude's vectorisable forms (``special_source``)
+    "erf": "verf(A)", "erfc": "verfc(A)", "sin": "vsin(A)", "cos": "vcos(A)",
+    **{f: f"math.{f}(A)" for f in ("tan", "asin", "acos", "atan", "sinh", "cosh", "asinh")},
 }
 OPCODES = {name: i for i, name in enumerate(OPS)}
 _BIN = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
@@ -201,9 +202,8 @@ def pack_programs(programs: list[Program], dtype) -> tuple[np.ndarray, np.ndarra
 
 def interpreter_source() -> str:
     """``_run(prog, consts, R, N)``: the kernel module's program interpreter, one branch
-    per opcode, each a loop over the N elements of the registers; and ``_prog_points``,
-    which runs a program over a layer for a run of points (the module defines LANES and
-    PCHUNK)."""
+    per opcode, each a loop over the N elements of the registers; and ``_prog_block``,
+    which runs a program over a layer's block of units for all of a minibatch's points."""
     lines = ['''
 
 @njit(fastmath=FM, error_model="numpy", nogil=True)
@@ -225,37 +225,35 @@ def _run(prog, consts, R, N):
     return "\n".join(lines) + "\n" + _POINTS
 
 
-# a program over a layer's units for many points at once (PCHUNK points a run of _run)
+# a program over a layer's block of units for all the minibatch's points: rows of (units,
+# points x LANES) views, as many rows a run of _run as its registers hold
 _POINTS = '''
 
 @njit(fastmath=FM, error_model="numpy", nogil=True)
-def _prog_points(p, progs, consts, Zs, zo, Hs, ao, Ds, do, n, nj, which, R):
-    """Program p over units zo..zo+n of points 0..nj, PCHUNK points a run: Hs[:, ao:ao+n]
-    = f(z) (which 0), or Ds[:, do:do+n] *= f'(z, a) (which 1)."""
-    N = n * LANES
+def _prog_block(p, progs, consts, Z2, zo, H2, ao, D2, do, n, N, which, R):
+    """Program p over rows zo..zo+n of Z2 (units, points x LANES), their first N elements,
+    as many rows a run as R holds: H2[ao:ao+n, :N] = f(z) (which 0), or D2[do:do+n, :N]
+    *= f'(z, a) with a in H2[ao:ao+n] (which 1)."""
     o = progs[p, 0, 1]
-    for j0 in range(0, nj, PCHUNK):
-        j1 = min(j0 + PCHUNK, nj)
-        for j in range(j0, j1):
-            b = (j - j0) * N
-            for i in range(n):
-                for m in range(LANES):
-                    R[0, b + i * LANES + m] = Zs[j, zo + i, m]
+    per = max(1, R.shape[1] // N)
+    for i0 in range(0, n, per):
+        i1 = min(i0 + per, n)
+        for i in range(i0, i1):
+            b = (i - i0) * N
+            for e in range(N):
+                R[0, b + e] = Z2[zo + i, e]
             if which == 1:
-                for i in range(n):
-                    for m in range(LANES):
-                        R[1, b + i * LANES + m] = Hs[j, ao + i, m]
-        _run(progs[p], consts[p], R, (j1 - j0) * N)
-        for j in range(j0, j1):
-            b = (j - j0) * N
+                for e in range(N):
+                    R[1, b + e] = H2[ao + i, e]
+        _run(progs[p], consts[p], R, (i1 - i0) * N)
+        for i in range(i0, i1):
+            b = (i - i0) * N
             if which == 0:
-                for i in range(n):
-                    for m in range(LANES):
-                        Hs[j, ao + i, m] = R[o, b + i * LANES + m]
+                for e in range(N):
+                    H2[ao + i, e] = R[o, b + e]
             else:
-                for i in range(n):
-                    for m in range(LANES):
-                        Ds[j, do + i, m] *= R[o, b + i * LANES + m]
+                for e in range(N):
+                    D2[do + i, e] *= R[o, b + e]
 '''
 
 
