@@ -259,6 +259,8 @@ def main(argv=None) -> None:
     def ep(n):
         return max(3, int(n * s))
 
+    # the memory check runs with the user's (warm) kernel cache: compiling would count LLVM's memory
+    child_env = os.environ.copy()
     os.environ["ACTSCOPE_KERNEL_CACHE"] = tempfile.mkdtemp(prefix="actscope-bench-")  # a true first run
     d = data()
     rows: list[tuple[str, float]] = []
@@ -327,7 +329,7 @@ def main(argv=None) -> None:
     if args.memory_k:
         out = subprocess.run([sys.executable, __file__, "--_memory-child", str(args.memory_k),
                               "--memory-epochs", str(args.memory_epochs), "--memory-of", str(args.memory_of)],
-                             capture_output=True, text=True, env=os.environ.copy())
+                             capture_output=True, text=True, env=child_env)
         if out.returncode == 0:
             rss, hist = out.stdout.split()[-2:]
             print(f"peak RSS, fast float32, K={args.memory_k:,}, a {args.memory_of}-epoch run "
