@@ -214,16 +214,8 @@ class Evolution:
         return pop[best][1]
 
     def ask(self, n: int) -> list[Candidate]:
-        """Up to ``n`` new distinct candidates (fewer only when the space seems exhausted).
-
-        Parameters
-        ----------
-        n : int
-
-        Returns
-        -------
-        list of Candidate
-        """
+        """Up to ``n`` new distinct candidates, as ``RandomSearch.ask``: random terms until
+        ``population`` have been told, then mutations of tournament winners."""
         rng = np.random.default_rng([self.seed, len(self.told), self._asks])
         self._asks += 1
         def propose() -> g.Term:
