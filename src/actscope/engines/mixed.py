@@ -28,7 +28,9 @@ from actscope.nn.model import MLPSpec, Params
 __all__ = ["MixedPlan", "MixedResult", "activation_values", "train_ensemble", "train_mixed"]
 
 # program ops that call the C library one element at a time
-SCALAR_CALLS = ("pow", "erf", "erfc", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh")
+SCALAR_CALLS = ("pow", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh")
+# program ops in the prelude's vector forms that still cost several ops (polynomials, exp)
+VECTOR_SPECIALS = ("erf", "erfc", "sin", "cos")
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,10 @@ class MixedPlan:
 
 def _group_costs(codes: np.ndarray, progs: np.ndarray) -> np.ndarray:
     """A rough cost per group: 1 per table activation, per program op 1 (10 for the
-    scalar library calls, which do not vectorise)."""
+    scalar library calls, which do not vectorise; 4 for the vector special functions)."""
     weight = np.ones(len(OPCODES))
     weight[[OPCODES[f] for f in SCALAR_CALLS]] = 10.0
+    weight[[OPCODES[f] for f in VECTOR_SPECIALS]] = 4.0
     weight[OPCODES["const"]] = 0.0
     out = np.zeros(codes.shape[0])
     for g, row in enumerate(codes):
